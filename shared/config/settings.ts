@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+const optionalUrl = z.url().optional();
+const intFromEnv = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+/**
+ * Every app setting the code reads. `local.settings.sample.json` lists exactly
+ * these keys (plus HOST_SETTINGS, which the Functions host reads), and a test
+ * holds the two together.
+ *
+ * Adapter choice is per port: a port's Azure setting present → its Azure
+ * adapter; absent → the embedded one. Service Bus present means we run under
+ * the real Functions host, so the other Azure settings become required.
+ */
+export const settingsSchema = z
+  .object({
+    ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    REDIS_KEY_PREFIX: z.string().min(1).max(64).default('castiel:'),
+    COSMOS_ENDPOINT: optionalUrl,
+    COSMOS_DATABASE: z.string().min(1).max(255).default('castiel'),
+    COSMOS_KEY: z.string().min(1).optional(),
+    KEY_VAULT_URL: optionalUrl,
+    ServiceBusConnection__fullyQualifiedNamespace: z
+      .string()
+      .regex(/^[a-z0-9-]+\.servicebus\.windows\.net$/i, 'must be <namespace>.servicebus.windows.net')
+      .optional(),
+    MANAGED_IDENTITY_CLIENT_ID: z.string().min(1).optional(),
+    LOCAL_SECRETS_KEY: z
+      .string()
+      .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 bytes, base64')
+      .optional(),
+    LOCAL_DATA_DIR: z.string().min(1).default('.data'),
+    WEBHOOK_MAX_BODY_BYTES: intFromEnv(1024 * 1024, 1024, 25 * 1024 * 1024),
+    WEBHOOK_COALESCE_SECONDS: intFromEnv(5, 0, 300),
+    SYNC_DEFAULT_SCHEDULE_MINUTES: intFromEnv(60, 1, 7 * 24 * 60),
+    PORT: intFromEnv(7071, 1, 65535),
+    SANDBOX: z.enum(['on', 'off']).default('on'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.ServiceBusConnection__fullyQualifiedNamespace === undefined) return;
+    for (const key of ['COSMOS_ENDPOINT', 'KEY_VAULT_URL', 'REDIS_URL', 'ADMIN_API_KEY'] as const) {
+      if (s[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when Service Bus is configured (Azure profile)' });
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Settings the Functions host reads itself; listed in the sample but not by the schema. */
+export const HOST_SETTINGS = ['AzureWebJobsStorage', 'FUNCTIONS_WORKER_RUNTIME'] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse once; one error lists every bad variable (names and reasons, never values). */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const parsed = settingsSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
