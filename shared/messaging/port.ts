@@ -38,3 +38,18 @@ export interface DeadLetter extends ReceivedMessage {
   deadLetterErrorDescription?: string;
   deadLetteredAt: Date;
 }
+
+/**
+ * The receive side, as the Functions host drives a queue trigger: peek-lock,
+ * then complete on success or abandon on a throw. Only the embedded queue
+ * implements it (in Azure the host does this for us); the local host uses it.
+ */
+export interface QueueReceiver {
+  /** Lock the next available message (or wait up to `maxWaitMs` for one). Increments deliveryCount. */
+  receive(queue: QueueName, maxWaitMs: number): Promise<ReceivedMessage | undefined>;
+  complete(queue: QueueName, lockToken: string): Promise<void>;
+  /** Release the lock; the message comes straight back, or dead-letters once deliveryCount reaches the max. */
+  abandon(queue: QueueName, lockToken: string): Promise<void>;
+  deadLetter(queue: QueueName, lockToken: string, reason: string, description?: string): Promise<void>;
+  deadLetters(queue: QueueName): Promise<DeadLetter[]>;
+}
