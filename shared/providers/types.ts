@@ -78,3 +78,9 @@ export interface ProviderDefinition<C = unknown, K = unknown> {
   /** Rate-limit signal from any response of this provider. */
   parseRateLimit(status: number, headers: Headers): RateLimitSignal;
 }
+
+/** Lookup by key: the core's only way to reach a provider. */
+export interface ProviderRegistry {
+  get(key: string): ProviderDefinition | undefined;
+  keys(): string[];
+}

@@ -1,0 +1,10 @@
+import { listRecords } from '../shared/api/records';
+import { httpFunction } from './definitions';
+import { apiHandler } from './http-adapter';
+
+httpFunction('AdminRecords', {
+  route: 'admin/tenants/{tenantId}/records',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: apiHandler((s, request) => listRecords(s.adminDeps, request)),
+});

@@ -1,0 +1,24 @@
+import type { InvocationContext } from '@azure/functions';
+import { getServices } from '../shared/composition';
+import { QUEUES } from '../shared/messaging/names';
+import { describeIssues, syncJobSchema } from '../shared/messaging/messages';
+import { parkMessage } from '../shared/sync/deadletters';
+import { runPullSync } from '../shared/sync/pull';
+import { queueFunction } from './definitions';
+import { messageInfo } from './queue-adapter';
+
+/** A throw abandons the message (redelivery resumes from the checkpoint); bad messages are parked, not retried. */
+async function handler(message: unknown, context: InvocationContext): Promise<void> {
+  const s = await getServices();
+  const info = messageInfo(context);
+  const job = syncJobSchema.safeParse(message);
+  if (!job.success) {
+    await parkMessage(s.repos, QUEUES.syncInbound, info.messageId, message, undefined, 'InvalidMessage', describeIssues(job.error), new Date());
+    context.warn(`parked invalid message ${info.messageId}`);
+    return;
+  }
+  const outcome = await runPullSync(s.syncDeps, job.data, info);
+  context.log(`sync ${outcome.kind}`, JSON.stringify(outcome));
+}
+
+queueFunction('SyncInboundWorker', { queueName: QUEUES.syncInbound, handler });

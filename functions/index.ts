@@ -1,0 +1,13 @@
+/** Loads every function so each registers itself (the worker also loads these files by the `main` glob). */
+import './AdminIntegrations';
+import './AdminRecords';
+import './AdminSync';
+import './AdminTenants';
+import './Health';
+import './SyncInboundWorker';
+import './SyncOutboundWorker';
+import './SyncScheduler';
+import './TokenRefresher';
+import './WebhookReceiver';
+
+export { definitions } from './definitions';

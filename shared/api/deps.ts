@@ -1,0 +1,18 @@
+import type { SecretCache } from '../credentials/cache';
+import type { QueueSender } from '../messaging/port';
+import type { Logger } from '../observability/logger';
+import type { ProviderRegistry } from '../providers/types';
+import type { Repositories } from '../storage/repositories';
+import type { IntegrationLookup } from '../webhooks/lookup';
+
+export interface AdminDeps {
+  repos: Repositories;
+  secrets: SecretCache;
+  queue: QueueSender;
+  providers: ProviderRegistry;
+  lookup: IntegrationLookup;
+  logger: Logger;
+  adminKey: string;
+  defaultScheduleMinutes: number;
+  now: () => Date;
+}

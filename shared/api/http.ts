@@ -1,0 +1,79 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { describeError, InputError } from '../errors';
+import { describeIssues } from '../messaging/messages';
+import type { Logger } from '../observability/logger';
+import { ConcurrencyError } from '../storage/port';
+
+/** A request as shared/ sees it: no Azure trigger types past functions/. */
+export interface ApiRequest {
+  method: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  header(name: string): string | undefined;
+  text(): Promise<string>;
+}
+
+export interface ApiResponse {
+  status: number;
+  jsonBody: unknown;
+  headers?: Record<string, string>;
+}
+
+export const ok = (jsonBody: unknown, status = 200): ApiResponse => ({ status, jsonBody });
+export const problem = (status: number, error: string, reason: string): ApiResponse => ({ status, jsonBody: { error, reason } });
+
+/** Admin bodies are small; anything bigger is a mistake or an attack. */
+const MAX_ADMIN_BODY_BYTES = 256 * 1024;
+
+export async function readJson<T>(request: ApiRequest, schema: z.ZodType<T>): Promise<T> {
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_ADMIN_BODY_BYTES) throw new InputError(413, `Body exceeds ${MAX_ADMIN_BODY_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new InputError(400, 'Body is not valid JSON');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new InputError(400, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InputError(400, `${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Constant-time key check; hashing first makes the compared lengths equal. */
+export function keyMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined || given === '') return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Error → response. Bad input is a 4xx with a reason; anything else is a 503 that names no internals. */
+export function toResponse(error: unknown, logger: Logger): ApiResponse {
+  if (error instanceof InputError) return problem(error.status, error.status === 404 ? 'not_found' : 'bad_request', error.message);
+  if (error instanceof ConcurrencyError) return problem(error.status, 'conflict', 'The resource changed concurrently; read it again and retry');
+  logger.error('request failed', { error: describeError(error) });
+  return problem(503, 'unavailable', 'A dependency failed; retry later');
+}
+
+export type Handler<D> = (deps: D, request: ApiRequest) => Promise<ApiResponse>;
+
+/** Wraps an admin route: key check first, typed errors mapped, nothing thrown. */
+export function adminRoute<D extends { adminKey: string; logger: Logger }>(handler: Handler<D>): Handler<D> {
+  return async (deps, request) => {
+    if (!keyMatches(request.header('x-functions-key'), deps.adminKey)) {
+      return problem(401, 'unauthorized', 'Missing or wrong x-functions-key');
+    }
+    try {
+      return await handler(deps, request);
+    } catch (error) {
+      return toResponse(error, deps.logger);
+    }
+  };
+}

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { SyncRun } from '../domain/types';
+import { emptyCounts } from '../domain/types';
+import { InputError } from '../errors';
+import { QUEUES } from '../messaging/names';
+import type { SyncJob } from '../messaging/messages';
+import type { AdminDeps } from './deps';
+import { adminRoute, ok } from './http';
+import { pageParams, routeId } from './ids';
+
+export function runView(r: SyncRun): Record<string, unknown> {
+  return {
+    id: r.id,
+    integrationId: r.integrationId,
+    status: r.status,
+    trigger: r.trigger,
+    counts: r.counts,
+    queuedAt: r.queuedAt,
+    startedAt: r.startedAt ?? null,
+    finishedAt: r.finishedAt ?? null,
+    error: r.error ?? null,
+  };
+}
+
+/** Queue a manual sync. The run exists (status `queued`) before the message, so the caller can poll it at once. */
+export const postSync = adminRoute<AdminDeps>(async (deps, request) => {
+  const tenantId = routeId(request.params, 'tenantId');
+  const integrationId = routeId(request.params, 'integrationId');
+  const integration = await deps.repos.getIntegration(tenantId, integrationId);
+  if (!integration) throw new InputError(404, `Integration '${integrationId}' not found`);
+  if (integration.status !== 'active') throw new InputError(409, `Integration is ${integration.status}; update its credentials first`);
+  const now = deps.now();
+  const run: SyncRun = {
+    id: `run-${randomUUID()}`,
+    tenantId,
+    type: 'run',
+    integrationId,
+    status: 'queued',
+    trigger: 'manual',
+    counts: emptyCounts(),
+    queuedAt: now.toISOString(),
+  };
+  await deps.repos.createRun(run);
+  const job: SyncJob = { type: 'sync.pull', tenantId, integrationId, trigger: 'manual', runId: run.id, requestedAt: run.queuedAt };
+  try {
+    await deps.queue.send(QUEUES.syncInbound, { messageId: run.id, body: job, applicationProperties: { trigger: 'manual', tenantId } });
+  } catch (error) {
+    // No message → no run: a queued run nobody will pick up would mislead the caller.
+    await deps.repos.putRun({ ...run, status: 'failed', finishedAt: deps.now().toISOString(), error: 'could not be queued' });
+    throw error;
+  }
+  return ok({ runId: run.id }, 202);
+});
+
+export const listRuns = adminRoute<AdminDeps>(async (deps, request) => {
+  const tenantId = routeId(request.params, 'tenantId');
+  const integrationId = routeId(request.params, 'integrationId');
+  const { limit, continuation } = pageParams(request.query, 20);
+  if (!(await deps.repos.getIntegration(tenantId, integrationId))) throw new InputError(404, `Integration '${integrationId}' not found`);
+  const page = await deps.repos.listRuns(tenantId, integrationId, limit, continuation);
+  return ok({ items: page.items.map(runView), ...(page.continuation ? { continuation: page.continuation } : {}) });
+});

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { AdminDeps } from './api/deps';
+import type { HealthCheck } from './api/health';
+import { SecretCache } from './credentials/cache';
+import type { SecretStore } from './credentials/port';
+import type { RefresherDeps } from './credentials/refresher';
+import { loadSettings, type Settings } from './config/settings';
+import type { KeyValueStore } from './kv/port';
+import type { QueueReceiver, QueueSender } from './messaging/port';
+import { consoleSink, createLogger, registerSecretValue, type Logger } from './observability/logger';
+import { providerRegistry } from './providers/registry';
+import type { ProviderRegistry } from './providers/types';
+import type { DocumentStore } from './storage/port';
+import { Repositories } from './storage/repositories';
+import type { SyncDeps } from './sync/deps';
+import type { OutboundDeps } from './sync/outbound';
+import type { ScheduleDeps } from './sync/schedule';
+import { IntegrationLookup } from './webhooks/lookup';
+import type { WebhookDeps } from './webhooks/receive';
+import { buildAdapters } from './adapters';
+
+/** The ports, as chosen from config. */
+export interface Adapters {
+  store: DocumentStore;
+  secrets: SecretStore;
+  kv: KeyValueStore;
+  queue: QueueSender;
+  /** Present only with the embedded queue: the local host drives triggers from it. */
+  receiver?: QueueReceiver;
+  /** Which implementation each port got, for logs and health. */
+  profile: Record<'store' | 'secrets' | 'kv' | 'queue', 'azure' | 'redis' | 'embedded'>;
+}
+
+export interface Services {
+  settings: Settings;
+  logger: Logger;
+  adapters: Adapters;
+  repos: Repositories;
+  providers: ProviderRegistry;
+  adminKey: string;
+  webhookDeps: WebhookDeps;
+  syncDeps: SyncDeps;
+  adminDeps: AdminDeps;
+  scheduleDeps: ScheduleDeps;
+  outboundDeps: OutboundDeps;
+  refresherDeps: RefresherDeps;
+  healthChecks: HealthCheck[];
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  adapters?: Partial<Adapters>;
+  logger?: Logger;
+  providers?: ProviderRegistry;
+  fetch?: typeof fetch;
+  now?: () => Date;
+}
+
+/** Wire everything from settings. Clients are built here, on first use of the services, never at import. */
+export async function buildServices(settings: Settings, overrides: ServiceOverrides = {}): Promise<Services> {
+  const logger = overrides.logger ?? createLogger(consoleSink, settings.LOG_LEVEL);
+  const adapters = { ...(await buildAdapters(settings, overrides.adapters ?? {})) };
+  const repos = new Repositories(adapters.store);
+  const providers = overrides.providers ?? providerRegistry;
+  const now = overrides.now ?? (() => new Date());
+  // Embedded profile without a configured key: a fresh random one per start (the local host prints it).
+  const adminKey = settings.ADMIN_API_KEY ?? randomBytes(24).toString('base64url');
+  registerSecretValue(adminKey);
+  const secrets = new SecretCache(adapters.secrets);
+  const lookup = new IntegrationLookup(repos);
+  const base = { repos, logger, now };
+  return {
+    settings,
+    logger,
+    adapters,
+    repos,
+    providers,
+    adminKey,
+    webhookDeps: {
+      secrets,
+      kv: adapters.kv,
+      queue: adapters.queue,
+      providers,
+      logger,
+      lookup,
+      now,
+      maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES,
+      coalesceSeconds: settings.WEBHOOK_COALESCE_SECONDS,
+    },
+    syncDeps: { ...base, secrets, kv: adapters.kv, queue: adapters.queue, providers, fetch: overrides.fetch ?? fetch },
+    adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES },
+    scheduleDeps: { ...base, queue: adapters.queue },
+    outboundDeps: { ...base, providers },
+    refresherDeps: { ...base, secrets: adapters.secrets },
+    healthChecks: [
+      { name: 'store', check: () => adapters.store.ping() },
+      { name: 'secrets', check: () => adapters.secrets.ping() },
+      { name: 'kv', check: () => adapters.kv.ping() },
+      { name: 'queue', check: () => adapters.queue.ping() },
+    ],
+    close: async () => {
+      await Promise.allSettled([adapters.store.close(), adapters.secrets.close(), adapters.kv.close(), adapters.queue.close()]);
+    },
+  };
+}
+
+let current: Promise<Services> | undefined;
+
+/** The process-wide services, built once (warm Functions instances reuse them). */
+export function getServices(): Promise<Services> {
+  current ??= buildServices(loadSettings()).catch((error: unknown) => {
+    current = undefined; // let the next invocation try again
+    throw error;
+  });
+  return current;
+}
+
+/** The local host and tests install services they built themselves. */
+export function setServices(services: Services | undefined): void {
+  current = services === undefined ? undefined : Promise.resolve(services);
+}

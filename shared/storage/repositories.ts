@@ -1,0 +1,119 @@
+import type { Integration, SyncRecord, SyncRun, Tenant } from '../domain/types';
+import { CONTAINERS } from './names';
+import type { DocumentBase, DocumentStore, Page, Stored } from './port';
+
+/** Maps an integration id (globally unique) to its tenant; see CONTAINERS.integrationIndex. */
+export interface IntegrationIndexEntry extends DocumentBase {
+  type: 'integration-index';
+  /** Same as `id`: this container is partitioned by integration. */
+  ownerTenantId: string;
+  provider: string;
+}
+
+export interface DeadLetterDoc extends DocumentBase {
+  type: 'dead-letter';
+  queue: string;
+  messageId: string;
+  reason: string;
+  description: string;
+  body: unknown;
+  parkedAt: string;
+}
+
+/** Thin typed access to the store; no business rules here. */
+export class Repositories {
+  constructor(readonly store: DocumentStore) {}
+
+  getTenant(tenantId: string): Promise<Stored<Tenant> | undefined> {
+    return this.store.get<Tenant>(CONTAINERS.tenants, tenantId, tenantId);
+  }
+
+  putTenant(tenant: Tenant): Promise<Stored<Tenant>> {
+    return this.store.upsert(CONTAINERS.tenants, tenant);
+  }
+
+  getIntegration(tenantId: string, integrationId: string): Promise<Stored<Integration> | undefined> {
+    return this.store.get<Integration>(CONTAINERS.integrations, tenantId, integrationId);
+  }
+
+  putIntegration(integration: Integration, ifMatch?: string): Promise<Stored<Integration>> {
+    return this.store.upsert(CONTAINERS.integrations, integration, ifMatch === undefined ? {} : { ifMatch });
+  }
+
+  async lookupIntegrationOwner(integrationId: string): Promise<IntegrationIndexEntry | undefined> {
+    return this.store.get<IntegrationIndexEntry>(CONTAINERS.integrationIndex, integrationId, integrationId);
+  }
+
+  putIntegrationIndex(integrationId: string, ownerTenantId: string, provider: string): Promise<Stored<IntegrationIndexEntry>> {
+    return this.store.upsert<IntegrationIndexEntry>(CONTAINERS.integrationIndex, {
+      id: integrationId,
+      tenantId: integrationId,
+      type: 'integration-index',
+      ownerTenantId,
+      provider,
+    });
+  }
+
+  listAllIntegrations(limit: number, continuation?: string): Promise<Page<Stored<Integration>>> {
+    return this.store.queryAll<Integration>(CONTAINERS.integrations, {
+      where: { type: 'integration' },
+      limit,
+      ...(continuation === undefined ? {} : { continuation }),
+    });
+  }
+
+  getRun(tenantId: string, runId: string): Promise<Stored<SyncRun> | undefined> {
+    return this.store.get<SyncRun>(CONTAINERS.runs, tenantId, runId);
+  }
+
+  createRun(run: SyncRun): Promise<Stored<SyncRun>> {
+    return this.store.create(CONTAINERS.runs, run);
+  }
+
+  putRun(run: SyncRun, ifMatch?: string): Promise<Stored<SyncRun>> {
+    return this.store.upsert(CONTAINERS.runs, run, ifMatch === undefined ? {} : { ifMatch });
+  }
+
+  listRuns(tenantId: string, integrationId: string, limit: number, continuation?: string): Promise<Page<Stored<SyncRun>>> {
+    return this.store.query<SyncRun>(CONTAINERS.runs, tenantId, {
+      where: { integrationId },
+      orderBy: { field: 'queuedAt', direction: 'desc' },
+      limit,
+      ...(continuation === undefined ? {} : { continuation }),
+    });
+  }
+
+  getRecord(tenantId: string, id: string): Promise<Stored<SyncRecord> | undefined> {
+    return this.store.get<SyncRecord>(CONTAINERS.records, tenantId, id);
+  }
+
+  putRecord(record: SyncRecord, ifMatch?: string): Promise<Stored<SyncRecord>> {
+    return this.store.upsert(CONTAINERS.records, record, ifMatch === undefined ? {} : { ifMatch });
+  }
+
+  listRecords(
+    tenantId: string,
+    where: Record<string, string>,
+    limit: number,
+    continuation?: string,
+  ): Promise<Page<Stored<SyncRecord>>> {
+    return this.store.query<SyncRecord>(CONTAINERS.records, tenantId, {
+      where: { type: 'record', ...where },
+      orderBy: { field: 'updatedAt', direction: 'asc' },
+      limit,
+      ...(continuation === undefined ? {} : { continuation }),
+    });
+  }
+
+  parkDeadLetter(doc: DeadLetterDoc): Promise<Stored<DeadLetterDoc>> {
+    return this.store.upsert(CONTAINERS.deadLetters, doc);
+  }
+
+  listDeadLetters(tenantId: string, limit: number, continuation?: string): Promise<Page<Stored<DeadLetterDoc>>> {
+    return this.store.query<DeadLetterDoc>(CONTAINERS.deadLetters, tenantId, {
+      orderBy: { field: 'parkedAt', direction: 'desc' },
+      limit,
+      ...(continuation === undefined ? {} : { continuation }),
+    });
+  }
+}

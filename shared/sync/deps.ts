@@ -1,0 +1,23 @@
+import type { SecretCache } from '../credentials/cache';
+import type { KeyValueStore } from '../kv/port';
+import type { QueueSender } from '../messaging/port';
+import type { Logger } from '../observability/logger';
+import type { ProviderRegistry } from '../providers/types';
+import type { Repositories } from '../storage/repositories';
+
+export interface SyncDeps {
+  repos: Repositories;
+  secrets: SecretCache;
+  kv: KeyValueStore;
+  queue: QueueSender;
+  providers: ProviderRegistry;
+  logger: Logger;
+  fetch: typeof fetch;
+  now: () => Date;
+}
+
+/** What the queue trigger knows about the message it is handling. */
+export interface MessageInfo {
+  messageId: string;
+  deliveryCount: number;
+}
