@@ -36,7 +36,8 @@ export const settingsSchema = z
     WEBHOOK_MAX_BODY_BYTES: intFromEnv(1024 * 1024, 1024, 25 * 1024 * 1024),
     WEBHOOK_COALESCE_SECONDS: intFromEnv(5, 0, 300),
     SYNC_DEFAULT_SCHEDULE_MINUTES: intFromEnv(60, 1, 7 * 24 * 60),
-    PORT: intFromEnv(7071, 1, 65535),
+    // 0 picks a free port (tests).
+    PORT: intFromEnv(7071, 0, 65535),
     SANDBOX: z.enum(['on', 'off']).default('on'),
   })
   .superRefine((s, ctx) => {

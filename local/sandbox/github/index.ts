@@ -1,0 +1,139 @@
+/**
+ * A local stand-in for GitHub's issues API and webhook sender. Tests, the
+ * benchmarks and `npm start` point a GitHub integration's base URL here.
+ *
+ *   const gh = await startGithubSandbox({ tokens: { 'ghp_test': {} } });
+ *   gh.seedIssues('octo', 'hello', 250);
+ *   // ... pull from gh.url ...
+ *   await gh.close();
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGithubRouter, type RouterControls } from './router';
+import { DEFAULT_TOKEN_LIMIT, GithubSandboxState, type IssuePatch, type NewIssue, type SandboxIssue } from './state';
+import { deliverWebhook, type WebhookDelivery, type WebhookResult } from './webhooks';
+
+export type { SandboxIssue, IssuePatch, NewIssue } from './state';
+export type { WebhookDelivery, WebhookResult } from './webhooks';
+
+export interface GithubSandboxOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Tokens known from the start, with their hourly budget (default 5,000). */
+  tokens?: Record<string, { limit?: number }>;
+  /** Status of an exhausted primary limit: GitHub answers 403 or 429. Default 403. */
+  rateLimitStatus?: 403 | 429;
+  /** Delay before every response. Default 0. */
+  latencyMs?: number;
+  /** First instant of the data clock (seeded `created_at`/`updated_at`). Default 2024-01-01T00:00:00Z. */
+  clockStart?: string;
+  /** Wall clock for rate-limit windows, epoch ms. Default Date.now. */
+  now?: () => number;
+}
+
+export interface GithubSandbox {
+  /** Base URL to use as the integration's `baseUrl`, e.g. http://127.0.0.1:54321 (no trailing slash). */
+  readonly url: string;
+  close(): Promise<void>;
+  addToken(token: string, options?: { limit?: number }): void;
+  /** Spend the token's whole budget: its next request gets the exhausted answer until reset. */
+  exhaust(token: string): void;
+  setLatency(ms: number): void;
+  setRateLimitStatus(status: 403 | 429): void;
+  /** The next `n` requests answer `status` (before auth), with optional extra headers and message. */
+  failNext(n: number, status: number, options?: { headers?: Record<string, string>; message?: string }): void;
+  seedIssues(owner: string, repo: string, n: number): SandboxIssue[];
+  /** Creates the repository (empty) so its endpoints answer instead of 404. */
+  createRepo(owner: string, repo: string): void;
+  createIssue(owner: string, repo: string, input: NewIssue): SandboxIssue;
+  /** Edits an issue and bumps its `updated_at`; throws when it does not exist. */
+  updateIssue(owner: string, repo: string, number: number, patch: IssuePatch): SandboxIssue;
+  getIssue(owner: string, repo: string, number: number): SandboxIssue | undefined;
+  /** POST a signed delivery to `url`, as GitHub does. */
+  deliverWebhook(delivery: WebhookDelivery): Promise<WebhookResult>;
+  /** Every API request served so far: method, path with query, status. */
+  requests(): readonly { method: string; path: string; status: number }[];
+}
+
+export async function startGithubSandbox(options: GithubSandboxOptions = {}): Promise<GithubSandbox> {
+  let origin = '';
+  const state = new GithubSandboxState(() => origin, options.clockStart ?? '2024-01-01T00:00:00Z', options.now ?? Date.now);
+  for (const [token, t] of Object.entries(options.tokens ?? {})) state.addToken(token, t.limit ?? DEFAULT_TOKEN_LIMIT);
+
+  const controls: RouterControls = {
+    latencyMs: options.latencyMs ?? 0,
+    rateLimitStatus: options.rateLimitStatus ?? 403,
+    failures: [],
+    origin: () => origin,
+    log: [],
+  };
+  const handle = createGithubRouter(state, controls);
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  // Keep-alive sockets would hold close() open; the sandbox is short-lived.
+  server.keepAliveTimeout = 1000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  origin = `http://${host}:${address.port}`;
+
+  return {
+    url: origin,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => {
+          if (e) reject(e);
+          else resolve();
+        });
+        server.closeAllConnections();
+      }),
+    addToken: (token, o) => {
+      state.addToken(token, o?.limit ?? DEFAULT_TOKEN_LIMIT);
+    },
+    exhaust: (token) => {
+      state.exhaust(token);
+    },
+    setLatency: (ms) => {
+      controls.latencyMs = ms;
+    },
+    setRateLimitStatus: (status) => {
+      controls.rateLimitStatus = status;
+    },
+    failNext: (n, status, o) => {
+      const body = JSON.stringify({ message: o?.message ?? defaultMessage(status), documentation_url: 'https://docs.github.com/rest' });
+      for (let i = 0; i < n; i++) controls.failures.push({ status, headers: o?.headers ?? {}, body });
+    },
+    seedIssues: (owner, repo, n) => state.seedIssues(owner, repo, n),
+    createRepo: (owner, repo) => {
+      state.ensureRepo(owner, repo);
+    },
+    createIssue: (owner, repo, input) => state.createIssue(owner, repo, input),
+    updateIssue: (owner, repo, number, patch) => {
+      const issue = state.updateIssue(owner, repo, number, patch);
+      if (!issue) throw new Error(`sandbox: no issue ${owner}/${repo}#${number}`);
+      return issue;
+    },
+    getIssue: (owner, repo, number) => state.getIssue(owner, repo, number),
+    deliverWebhook,
+    requests: () => controls.log,
+  };
+}
+
+function defaultMessage(status: number): string {
+  if (status >= 500) return status === 503 ? 'Service Unavailable' : 'Server Error';
+  if (status === 403 || status === 429) return 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.';
+  return 'Error';
+}
