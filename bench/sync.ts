@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ApiRequest } from '../shared/api/http';
+import { putIntegration } from '../shared/api/integrations';
+import { putTenant } from '../shared/api/tenants';
+import { buildServices } from '../shared/composition';
+import { loadSettings } from '../shared/config/settings';
+import { createLogger } from '../shared/observability/logger';
+import { runPullSync } from '../shared/sync/pull';
+import { startChild } from './child';
+import type { Figure } from './results';
+
+/** One full pull sync of `n` issues from a sandbox (own process) over HTTP into the embedded store. */
+async function syncOnce(n: number): Promise<{ ms: number; fetched: number }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'castiel-bench-'));
+  const sandbox = await startChild<{ url: string }>(path.join(__dirname, 'sandbox-child.js'), { ISSUES: String(n) });
+  const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: 'bench-admin-key-0000000001' }), { logger: createLogger(() => undefined, 'error') });
+  try {
+    const req = (params: Record<string, string>, body: unknown): ApiRequest => ({
+      method: 'PUT',
+      params,
+      query: new URLSearchParams(),
+      header: (h) => (h === 'x-functions-key' ? services.adminKey : undefined),
+      text: () => Promise.resolve(JSON.stringify(body)),
+    });
+    await putTenant(services.adminDeps, req({ tenantId: 'bench' }, { name: 'Bench' }));
+    await putIntegration(services.adminDeps, req({ tenantId: 'bench', integrationId: 'gh' }, { provider: 'github', baseUrl: sandbox.info.url, config: { owner: 'bench', repo: 'repo' }, credentials: { type: 'token', token: 'ghp_bench' } }));
+    const job = { type: 'sync.pull' as const, tenantId: 'bench', integrationId: 'gh', trigger: 'manual' as const, requestedAt: new Date().toISOString() };
+    const started = performance.now();
+    const outcome = await runPullSync(services.syncDeps, job, { messageId: `bench-${n}`, deliveryCount: 1 });
+    const ms = performance.now() - started;
+    if (outcome.kind !== 'succeeded') throw new Error(`sync ${outcome.kind}`);
+    const run = await services.repos.getRun('bench', outcome.runId);
+    return { ms, fetched: run?.counts.fetched ?? 0 };
+  } finally {
+    await services.close();
+    await sandbox.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function benchSync(): Promise<Figure[]> {
+  await syncOnce(500); // warm-up
+  const small = await syncOnce(100);
+  const big = await syncOnce(10_000);
+  return [
+    { metric: 'sync.recordsPerSec', value: (big.fetched / big.ms) * 1000, unit: 'records/s', target: { op: '>=', value: 10_000 }, note: `${big.fetched} records in ${Math.round(big.ms)} ms` },
+    { metric: 'sync.ms100', value: small.ms, unit: 'ms', note: '100 records, one run' },
+  ];
+}

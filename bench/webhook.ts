@@ -1,0 +1,68 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { startChild } from './child';
+import type { Figure } from './results';
+
+interface HostInfo { url: string; integrationId: string; secret: string }
+
+/** Distinct signed deliveries, made before the clock starts so signing cost stays off the load generator. */
+function deliveries(secret: string, n: number): { body: string; headers: Record<string, string> }[] {
+  return Array.from({ length: n }, (_, i) => {
+    const body = JSON.stringify({ action: 'edited', issue: { id: i, number: i, title: `bench ${i}` }, repository: { full_name: 'bench/repo' } });
+    return {
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'issues',
+        'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+      },
+    };
+  });
+}
+
+function load(url: string, pool: ReturnType<typeof deliveries>, options: { connections: number; duration: number; overallRate?: number }): Promise<autocannon.Result> {
+  let next = 0;
+  return autocannon({
+    url,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.duration,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    requests: [
+      {
+        setupRequest: (req) => {
+          const d = pool[next++ % pool.length];
+          return { ...req, method: 'POST', body: d?.body ?? '', headers: d?.headers ?? {} };
+        },
+      },
+    ],
+  });
+}
+
+/** Webhook ingest through the local host: max throughput, then latency at a fixed 1,000/s. */
+export async function benchWebhook(): Promise<Figure[]> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'castiel-bench-'));
+  const host = await startChild<HostInfo>(path.join(__dirname, 'webhook-host.js'), { LOCAL_DATA_DIR: dataDir });
+  try {
+    const url = `${host.info.url}/api/webhooks/github/${host.info.integrationId}`;
+    const pool = deliveries(host.info.secret, 200_000);
+    await load(url, pool, { connections: 20, duration: 2 }); // warm-up (JIT, caches)
+    const max = await load(url, pool, { connections: 100, duration: 10 });
+    const steady = await load(url, pool, { connections: 50, duration: 10, overallRate: 1000 });
+    const bad = max.non2xx + steady.non2xx + max.errors + steady.errors;
+    return [
+      { metric: 'webhook.rps', value: max.requests.average, unit: 'req/s', target: { op: '>=', value: 5000 }, note: `100 connections, 10 s; ${bad} non-2xx/errors` },
+      { metric: 'webhook.p50MsAtMax', value: max.latency.p50, unit: 'ms', note: 'at max throughput' },
+      { metric: 'webhook.p99MsAtMax', value: max.latency.p99, unit: 'ms', note: 'at max throughput' },
+      { metric: 'webhook.p50Ms', value: steady.latency.p50, unit: 'ms', note: 'at 1,000 req/s' },
+      { metric: 'webhook.p99Ms', value: steady.latency.p99, unit: 'ms', target: { op: '<=', value: 20 }, note: 'at 1,000 req/s' },
+    ];
+  } finally {
+    await host.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

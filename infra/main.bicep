@@ -1,0 +1,208 @@
+// Castiel Sync: every Azure resource the code names.
+//
+//   az deployment group create -g <rg> -f infra/main.bicep \
+//     -p infra/main.parameters.json -p adminApiKey=<secret>
+//
+// Names the code depends on (queues, containers, app settings) are checked
+// against shared/ by test/unit/names.test.ts. See infra/README.md.
+
+targetScope = 'resourceGroup'
+
+@description('Short environment name (prod, staging...); lowercase letters, digits and hyphens; part of every resource name.')
+@minLength(1)
+@maxLength(12)
+param environmentName string
+
+@description('Region for every resource; it must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@description('Admin API key (at least 32 characters). Stored in Key Vault; the app reads it through a Key Vault reference. A new value rotates it.')
+@secure()
+@minLength(32)
+param adminApiKey string
+
+@description('LOG_LEVEL of the app.')
+@allowed([
+  'debug'
+  'info'
+  'warn'
+  'error'
+])
+param logLevel string = 'info'
+
+@description('Flex Consumption: most instances the app may scale out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Flex Consumption: memory per instance.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Azure Cache for Redis SKU.')
+param redisSku object = {
+  name: 'Standard'
+  family: 'C'
+  capacity: 1
+}
+
+@description('Extra tags for every resource.')
+param tags object = {}
+
+var env = toLower(environmentName)
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, env))
+var allTags = union(tags, {
+  application: 'castiel-sync'
+  environment: env
+})
+
+var names = {
+  identity: 'id-castiel-${env}-${resourceToken}'
+  workspace: 'log-castiel-${env}-${resourceToken}'
+  appInsights: 'appi-castiel-${env}-${resourceToken}'
+  storage: take('stcastiel${resourceToken}', 24)
+  deploymentContainer: 'app-package'
+  serviceBus: 'sb-castiel-${env}-${resourceToken}'
+  cosmos: 'cosmos-castiel-${env}-${resourceToken}'
+  keyVault: take('kv-castiel-${resourceToken}', 24)
+  redis: 'redis-castiel-${env}-${resourceToken}'
+  plan: 'plan-castiel-${env}-${resourceToken}'
+  functionApp: 'func-castiel-${env}-${resourceToken}'
+}
+
+// One user-assigned identity for the host (storage, Service Bus trigger), the
+// SDK clients in code (MANAGED_IDENTITY_CLIENT_ID) and Key Vault references.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: names.identity
+  location: location
+  tags: allTags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'castiel-monitoring'
+  params: {
+    location: location
+    tags: allTags
+    workspaceName: names.workspace
+    appInsightsName: names.appInsights
+    principalId: identity.properties.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'castiel-storage'
+  params: {
+    location: location
+    tags: allTags
+    name: names.storage
+    deploymentContainerName: names.deploymentContainer
+    principalId: identity.properties.principalId
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'castiel-servicebus'
+  params: {
+    location: location
+    tags: allTags
+    name: names.serviceBus
+    principalId: identity.properties.principalId
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'castiel-cosmos'
+  params: {
+    location: location
+    tags: allTags
+    name: names.cosmos
+    principalId: identity.properties.principalId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'castiel-keyvault'
+  params: {
+    location: location
+    tags: allTags
+    name: names.keyVault
+    principalId: identity.properties.principalId
+    adminApiKey: adminApiKey
+  }
+}
+
+module redis 'modules/redis.bicep' = {
+  name: 'castiel-redis'
+  params: {
+    location: location
+    tags: allTags
+    name: names.redis
+    sku: redisSku
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
+// Every app setting. The keys the code reads are those of settingsSchema in
+// shared/config/settings.ts (test/unit/names.test.ts holds the two together);
+// the rest are read by the Functions host. No secret appears in plain text:
+// REDIS_URL and ADMIN_API_KEY are Key Vault references. AZURE_CLIENT_ID is
+// deliberately not set (it would change DefaultAzureCredential globally); code
+// takes MANAGED_IDENTITY_CLIENT_ID instead. PORT, SANDBOX, LOCAL_* and
+// COSMOS_KEY are local-only and stay unset here.
+var appSettings = {
+  // Host storage, identity-based.
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+
+  // Application Insights with Entra ID ingestion (local auth is disabled).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+
+  // Service Bus trigger connection (functions/definitions.ts SERVICE_BUS_CONNECTION).
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identity.properties.clientId
+
+  // Read by the code (settingsSchema).
+  MANAGED_IDENTITY_CLIENT_ID: identity.properties.clientId
+  COSMOS_ENDPOINT: cosmos.outputs.endpoint
+  COSMOS_DATABASE: cosmos.outputs.databaseName
+  KEY_VAULT_URL: keyVault.outputs.uri
+  REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redis.outputs.redisUrlSecretUri})'
+  REDIS_KEY_PREFIX: 'castiel:'
+  ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.adminApiKeySecretUri})'
+  LOG_LEVEL: logLevel
+  WEBHOOK_MAX_BODY_BYTES: '1048576'
+  WEBHOOK_COALESCE_SECONDS: '5'
+  SYNC_DEFAULT_SCHEDULE_MINUTES: '60'
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'castiel-functionapp'
+  params: {
+    location: location
+    tags: allTags
+    name: names.functionApp
+    planName: names.plan
+    identityId: identity.id
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appSettings: appSettings
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+  }
+}
+
+output functionAppName string = functionApp.outputs.name
+output functionAppUrl string = 'https://${functionApp.outputs.defaultHostName}'
+output identityClientId string = identity.properties.clientId
+output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+output cosmosEndpoint string = cosmos.outputs.endpoint
+output keyVaultName string = keyVault.outputs.name
+output keyVaultUri string = keyVault.outputs.uri
+output redisHostName string = redis.outputs.hostName
