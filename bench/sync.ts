@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import type { ApiRequest } from '../shared/api/http';
 import { putIntegration } from '../shared/api/integrations';
 import { putTenant } from '../shared/api/tenants';
@@ -14,7 +15,7 @@ import type { Figure } from './results';
 /** One full pull sync of `n` issues from a sandbox (own process) over HTTP into the embedded store. */
 async function syncOnce(n: number): Promise<{ ms: number; fetched: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'castiel-bench-'));
-  const sandbox = await startChild<{ url: string }>(path.join(__dirname, 'sandbox-child.js'), { ISSUES: String(n) });
+  const sandbox = await startChild(path.join(__dirname, 'sandbox-child.js'), (m) => z.object({ url: z.string() }).parse(m), { ISSUES: String(n) });
   const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: 'bench-admin-key-0000000001' }), { logger: createLogger(() => undefined, 'error') });
   try {
     const req = (params: Record<string, string>, body: unknown): ApiRequest => ({

@@ -3,12 +3,13 @@ import type { Integration } from '../domain/types';
 import { AuthError, describeError, isSyncError, RateLimitedError, UnrecoverableError } from '../errors';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
-import type { Cursor, ProviderDefinition } from '../providers/types';
+import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
 import type { MessageInfo, SyncDeps } from './deps';
 import { persistPage } from './persist';
 import { RunTracker } from './runs';
 import { saveCursor } from './checkpoint';
+import { readAhead } from './concurrency';
 
 export type SyncOutcome =
   | { kind: 'succeeded'; runId: string }
@@ -69,10 +70,11 @@ async function pullPages(deps: SyncDeps, start: Stored<Integration>, provider: P
     baseUrl: integration.baseUrl,
     config: config.data,
     credentials: credentials.data,
-    cursor: integration.cursor as Cursor | undefined,
+    cursor: integration.cursor,
     fetch: deps.fetch,
   });
-  for await (const page of pages) {
+  // The next page downloads while this one is persisted; checkpoints still follow persistence.
+  for await (const page of readAhead(pages)) {
     const counts = await persistPage(deps.repos, integration, page.records, run.id, deps.now());
     // The cursor moves only once the page is stored: a crash here replays the page, which changes nothing.
     integration = await saveCursor(deps.repos, integration, page.cursor, page.done ? deps.now() : undefined);

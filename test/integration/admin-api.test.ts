@@ -45,7 +45,7 @@ test('tenant: 201 then 200; bad bodies and ids are 400 with a reason', async () 
   ] as const) {
     const res = await put(params, req);
     expect(res.status).toBe(400);
-    expect(res.jsonBody).toMatchObject({ reason: expect.any(String) });
+    expect(res.jsonBody).toMatchObject({ reason: expect.any(String) as unknown });
   }
   expect((await t.services.repos.getTenant('acme'))?.name).toBe('Acme Inc');
 });

@@ -63,7 +63,7 @@ test.each([
 ])('%s → 401 and nothing stored or queued', async (_name, opts) => {
   const res = await receiveWebhook(t.services.webhookDeps, route(), signed(body, { ...opts, delivery: 'bad' }));
   expect(res.status).toBe(401);
-  expect(JSON.parse(res.body).reason).toEqual(expect.any(String));
+  expect((JSON.parse(res.body) as { reason: unknown }).reason).toEqual(expect.any(String));
   expect(depth()).toBe(0);
   expect(await t.services.adapters.kv.get(deliveryKey(seed.integrationId, 'bad'))).toBeUndefined();
 });

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+import type { KeyValueStore } from './port';
+import { checkTtl } from './ttl';
+
+/**
+ * Delete a key only while it still holds the caller's value, so a lock holder
+ * whose TTL lapsed cannot release a lock someone else has since taken.
+ * GET and DEL run atomically inside the script.
+ *
+ * KEYS[1]  the key
+ * ARGV[1]  the expected value
+ * Reply    integer 1 when the key was deleted, 0 when absent or holding another value
+ */
+export const DELETE_IF_EQUALS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+
+export const DELETE_IF_EQUALS_SHA = createHash('sha1').update(DELETE_IF_EQUALS_SCRIPT).digest('hex');
+
+/** What the store needs from ioredis: narrow, so tests can hand in a fake. */
+export type RedisKvClient = RedisConnectable & Pick<Redis, 'get' | 'set' | 'del' | 'pttl' | 'evalsha' | 'eval' | 'ping' | 'quit' | 'disconnect'>;
+
+export class RedisKeyValueStore implements KeyValueStore {
+  /** `prefix` namespaces every key (tests use a random one per run). */
+  constructor(
+    private readonly client: RedisKvClient,
+    private readonly prefix = '',
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    await ensureRedisReady(this.client);
+    return (await this.client.get(this.k(key))) ?? undefined;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    const px = checkTtl(ttlMs);
+    await ensureRedisReady(this.client);
+    await this.client.set(this.k(key), value, 'PX', px);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const px = checkTtl(ttlMs);
+    await ensureRedisReady(this.client);
+    // One atomic SET NX PX: a separate SETNX + PEXPIRE could leave a key without a TTL.
+    return (await this.client.set(this.k(key), value, 'PX', px, 'NX')) === 'OK';
+  }
+
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    await ensureRedisReady(this.client);
+    const args = [1, this.k(key), expected] as const;
+    let reply: unknown;
+    try {
+      reply = await this.client.evalsha(DELETE_IF_EQUALS_SHA, ...args);
+    } catch (e) {
+      // The script cache is empty after a restart, failover or SCRIPT FLUSH: EVAL loads it again.
+      if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
+      reply = await this.client.eval(DELETE_IF_EQUALS_SCRIPT, ...args);
+    }
+    return reply === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    await ensureRedisReady(this.client);
+    await this.client.del(this.k(key));
+  }
+
+  async ttlMs(key: string): Promise<number | undefined> {
+    await ensureRedisReady(this.client);
+    const ms = await this.client.pttl(this.k(key));
+    // PTTL: -2 = no such key, -1 = no expiry (never written by this store, which always sets a TTL).
+    if (ms === -2) return undefined;
+    return ms === -1 ? Number.POSITIVE_INFINITY : ms;
+  }
+
+  async ping(): Promise<void> {
+    await ensureRedisReady(this.client);
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status !== 'ready') {
+      // Never connected, or reconnecting: nothing to say goodbye to, and QUIT would fail fast anyway.
+      this.client.disconnect();
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect(); // the connection died mid-QUIT; drop it locally
+    }
+  }
+
+  private k(key: string): string {
+    return this.prefix + key;
+  }
+}
+
+/** What ensureRedisReady needs from a client. */
+export type RedisConnectable = Pick<Redis, 'status' | 'connect' | 'options'>;
+
+const pendingConnects = new WeakMap<RedisConnectable, Promise<void>>();
+
+/**
+ * Await the client's first connection. With lazyConnect and no offline queue,
+ * ioredis rejects any command sent before the first connection is up
+ * ("Stream isn't writeable"), so the first caller starts the connection and
+ * concurrent callers wait for the same one. Later outages fail fast per
+ * command while ioredis reconnects underneath. The wait is bounded: a server
+ * that accepts TCP but never answers holds connect() for several seconds
+ * (ready-check timeout plus ioredis's fixed 2 s socket teardown).
+ */
+export async function ensureRedisReady(client: RedisConnectable): Promise<void> {
+  let pending = pendingConnects.get(client);
+  if (!pending && client.status === 'wait') {
+    pending = client.connect().finally(() => pendingConnects.delete(client));
+    pendingConnects.set(client, pending);
+  }
+  if (!pending) return;
+  // TCP connect, then the INFO ready check, each under its own timeout.
+  const boundMs = (client.options.connectTimeout ?? 10_000) + (client.options.commandTimeout ?? 10_000) + 100;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`Redis did not become ready within ${boundMs} ms`));
+    }, boundMs);
+  });
+  try {
+    await Promise.race([pending, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface RedisClientOptions {
+  /** TCP connect bound; default 1000 ms. */
+  connectTimeoutMs?: number;
+  /** Per-command reply bound; default 1000 ms. */
+  commandTimeoutMs?: number;
+  /** Connection-level errors (each failing command rejects on its own too). */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * An ioredis client that fails fast instead of hanging. ioredis's defaults
+ * queue commands while disconnected and retry each up to 20 times, so a call
+ * sits ~10 s when Redis is down; a webhook or health probe must not. Nothing
+ * connects until the first command (Functions app load must stay cheap).
+ */
+export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    connectTimeout: options.connectTimeoutMs ?? 1000,
+    commandTimeout: options.commandTimeoutMs ?? 1000,
+    maxRetriesPerRequest: 1,
+  });
+  // Without a listener ioredis prints "Unhandled error event" for every
+  // reconnect attempt; callers still see each failure as a rejected command.
+  client.on('error', options.onError ?? (() => undefined));
+  return client;
+}
