@@ -15,7 +15,7 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
     }
     const rawBody = Buffer.from(await request.arrayBuffer());
     const route = { provider: request.params.provider ?? '', integrationId: request.params.integrationId ?? '' };
-    const res = await receiveWebhook(s.webhookDeps, route, { rawBody, header: (name) => request.headers.get(name) ?? undefined });
+    const res = await receiveWebhook(s.webhookDeps, route, { rawBody, url: request.url, header: (name) => request.headers.get(name) ?? undefined });
     return { status: res.status, body: res.body, headers: { 'content-type': res.contentType } };
   } catch (error) {
     // A dependency failed: 503 makes the provider retry; nothing was both stored and left unqueued.

@@ -9,12 +9,13 @@ import type { KeyValueStore } from './kv/port';
 import type { QueueReceiver, QueueSender } from './messaging/port';
 import { consoleSink, createLogger, registerSecretValue, type Logger } from './observability/logger';
 import { providerRegistry } from './providers/registry';
-import type { ProviderRegistry } from './providers/types';
+import type { JwksSource, ProviderRegistry } from './providers/types';
 import type { DocumentStore } from './storage/port';
 import { Repositories } from './storage/repositories';
 import type { SyncDeps } from './sync/deps';
 import type { OutboundDeps } from './sync/outbound';
 import type { ScheduleDeps } from './sync/schedule';
+import { createJwksSource } from './webhooks/jwks';
 import { IntegrationLookup } from './webhooks/lookup';
 import type { WebhookDeps } from './webhooks/receive';
 import { buildAdapters } from './adapters';
@@ -53,6 +54,7 @@ export interface ServiceOverrides {
   logger?: Logger;
   providers?: ProviderRegistry;
   fetch?: typeof fetch;
+  jwks?: JwksSource;
   now?: () => Date;
 }
 
@@ -84,6 +86,10 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
       logger,
       lookup,
       now,
+      jwks: overrides.jwks ?? createJwksSource(overrides.fetch ?? fetch),
+      saveIntegration: async (integration) => {
+        await repos.putIntegration(integration);
+      },
       maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES,
       coalesceSeconds: settings.WEBHOOK_COALESCE_SECONDS,
     },

@@ -23,6 +23,9 @@ export interface Integration extends DocumentBase {
   credentialsSecret: string;
   /** Key Vault secret name holding the webhook secret, when set. */
   webhookSecretName?: string;
+  /** The secret being rotated out: it still verifies until `previousWebhookSecretUntil`. */
+  previousWebhookSecretName?: string;
+  previousWebhookSecretUntil?: string;
   /** Minutes between scheduled syncs. */
   scheduleMinutes: number;
   status: IntegrationStatus;

@@ -1,3 +1,4 @@
+import type { JsonWebKey } from 'node:crypto';
 import type { z } from 'zod';
 
 /** A record as every provider yields it, before the sync pipeline touches it. */
@@ -46,20 +47,121 @@ export interface PullContext<C, K> {
 export interface WebhookRequest {
   rawBody: Buffer;
   header(name: string): string | undefined;
+  /** The public URL the request was sent to (Google Pub/Sub's default OIDC audience). */
+  url: string;
+}
+
+/** An HTTP answer a scheme chooses (handshake, ping, SOAP ack). */
+export interface WebhookReply {
+  status: number;
+  body: string;
+  contentType: string;
+}
+
+/** One provider event inside a delivery: deduped on (integration, deliveryId). */
+export interface WebhookEvent {
+  deliveryId: string;
+  event: string;
+}
+
+/** A JSON Web Key set source (Google's OIDC keys); injectable so tests sign with their own key. */
+export type JwksSource = (jwksUri: string) => Promise<readonly JsonWebKey[]>;
+
+export interface WebhookContext<C> {
+  config: C;
+  /**
+   * The integration's webhook secrets, newest first. During a rotation's
+   * overlap window both the new and the previous secret verify. Empty when
+   * none is set: schemes that need one must fail closed.
+   */
+  secrets: readonly string[];
+  now: Date;
+  jwks: JwksSource;
 }
 
 export type WebhookVerdict =
   /** Refuse: nothing stored or enqueued. */
   | { kind: 'reject'; status: 400 | 401 | 403; reason: string }
-  /** Answer directly (handshake, ping): nothing enqueued. */
-  | { kind: 'respond'; status: number; body: string; contentType: string }
-  /** Genuine event: dedupe on `deliveryId`, store, enqueue a sync. */
-  | { kind: 'accept'; deliveryId: string; event: string };
+  /** Answer directly (handshake, ping): nothing stored or enqueued. */
+  | { kind: 'respond'; reply: WebhookReply }
+  /**
+   * Genuine events (one, or a batch like Salesforce's up to 100
+   * notifications): each is deduped and stored; one sync is enqueued when any
+   * is new. `reply` overrides the default 202 JSON answer (e.g. SOAP `<Ack>`).
+   */
+  | { kind: 'accept'; events: WebhookEvent[]; reply?: WebhookReply }
+  /**
+   * A one-time handshake that hands us the secret (Notion's
+   * `verification_token`): store it as the integration's webhook secret,
+   * then answer `reply`. Only honoured while no secret is set.
+   */
+  | { kind: 'store-secret'; secret: string; reply: WebhookReply };
 
 export interface WebhookScheme<C> {
-  /** Headers safe to keep with a stored delivery (never the signature). */
+  /** Headers safe to keep with a stored delivery (never a signature or token). */
   keptHeaders: readonly string[];
-  verify(request: WebhookRequest, secret: string | undefined, config: C, now: Date): WebhookVerdict;
+  verify(request: WebhookRequest, ctx: WebhookContext<C>): WebhookVerdict | Promise<WebhookVerdict>;
+}
+
+/** Context for calls a provider makes with an integration's credentials. */
+export interface CallContext<C, K> {
+  baseUrl: string;
+  config: C;
+  credentials: K;
+  fetch: typeof fetch;
+  onRateLimit?: (signal: RateLimitSignal) => void;
+  signal?: AbortSignal;
+}
+
+export type PushOp = 'create' | 'update' | 'delete';
+
+export interface PushOperation {
+  op: PushOp;
+  entityType: string;
+  /** The provider's id; absent for a create. */
+  externalId?: string;
+  payload: Record<string, unknown>;
+  /** Sent to providers that support idempotency keys; otherwise used to find a previous create. */
+  idempotencyKey: string;
+}
+
+export interface PushResult {
+  externalId: string;
+  /** Provider version or updated timestamp after the write, when it returns one. */
+  version?: string;
+  updatedAt?: string;
+}
+
+export interface PushSupport<C, K> {
+  entityTypes: readonly string[];
+  apply(ctx: CallContext<C, K>, operation: PushOperation): Promise<PushResult>;
+}
+
+/** OAuth client settings an admin registers per provider (or per integration). */
+export interface OAuthClient {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  scopes?: readonly string[];
+}
+
+export interface OAuthSupport<C, K> {
+  /** Where to send the admin's browser (authorization-code flow with PKCE S256). */
+  authorizeUrl(baseUrl: string, config: C, client: OAuthClient, params: { state: string; codeChallenge: string }): string;
+  /** Exchange the code for credentials (in this provider's credential shape). */
+  exchangeCode(ctx: { baseUrl: string; config: C; fetch: typeof fetch }, client: OAuthClient, params: { code: string; codeVerifier: string }): Promise<K>;
+}
+
+export interface AuthSupport<C, K> {
+  /** When the access token expires (epoch ms), if known. */
+  expiresAt(credentials: K): number | undefined;
+  /**
+   * Refresh (or re-mint, for JWT bearer grants) the access token. Returns
+   * new credentials; a rotated refresh token is in them, and a response
+   * without one keeps the old. Throws AuthError on invalid_grant.
+   */
+  refresh?(ctx: { baseUrl: string; config: C; fetch: typeof fetch }, credentials: K): Promise<K>;
+  oauth?: OAuthSupport<C, K>;
 }
 
 /**
@@ -75,6 +177,10 @@ export interface ProviderDefinition<C = unknown, K = unknown> {
   webhook?: WebhookScheme<C>;
   /** Incremental pull, page by page, resumable from `ctx.cursor`. */
   pull(ctx: PullContext<C, K>): AsyncGenerator<PullPage>;
+  /** Create / update / delete at the provider. */
+  push?: PushSupport<C, K>;
+  /** Token lifetimes, refresh and the OAuth connect flow. */
+  auth?: AuthSupport<C, K>;
   /** Rate-limit signal from any response of this provider. */
   parseRateLimit(status: number, headers: Headers): RateLimitSignal;
 }

@@ -1,11 +1,13 @@
 import type { SecretCache } from '../credentials/cache';
+import type { Integration } from '../domain/types';
 import type { KeyValueStore } from '../kv/port';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
-import type { ProviderRegistry, WebhookRequest } from '../providers/types';
-import { storeDelivery } from './deliveries';
+import type { JwksSource, ProviderRegistry, WebhookReply, WebhookRequest } from '../providers/types';
+import { storeEvents } from './deliveries';
 import { enqueueWebhookSync } from './enqueue';
 import type { IntegrationLookup } from './lookup';
+import { storeHandshakeSecret, webhookSecrets } from './secrets';
 
 export interface WebhookDeps {
   secrets: SecretCache;
@@ -16,16 +18,13 @@ export interface WebhookDeps {
   maxBodyBytes: number;
   coalesceSeconds: number;
   lookup: IntegrationLookup;
+  jwks: JwksSource;
+  /** Only for the handshake that stores a secret on the integration. */
+  saveIntegration: (integration: Integration) => Promise<void>;
   now: () => Date;
 }
 
-export interface WebhookResponse {
-  status: number;
-  body: string;
-  contentType: string;
-}
-
-const json = (status: number, body: Record<string, unknown>): WebhookResponse => ({
+const json = (status: number, body: Record<string, unknown>): WebhookReply => ({
   status,
   body: JSON.stringify(body),
   contentType: 'application/json',
@@ -39,7 +38,7 @@ export async function receiveWebhook(
   deps: WebhookDeps,
   route: { provider: string; integrationId: string },
   request: WebhookRequest,
-): Promise<WebhookResponse> {
+): Promise<WebhookReply> {
   const provider = deps.providers.get(route.provider);
   if (!provider?.webhook) return json(404, { error: 'unknown_provider', reason: `No webhook provider '${route.provider}'` });
   if (request.rawBody.length > deps.maxBodyBytes) {
@@ -49,19 +48,26 @@ export async function receiveWebhook(
   if (!integration || integration.provider !== provider.key) {
     return json(404, { error: 'unknown_integration', reason: 'No such integration for this provider' });
   }
-  const secret = integration.webhookSecretName === undefined ? undefined : await deps.secrets.get(integration.webhookSecretName);
   const config = provider.configSchema.safeParse(integration.config);
   if (!config.success) return json(404, { error: 'integration_misconfigured', reason: 'Integration config is not valid' });
+  const secrets = await webhookSecrets(deps.secrets, integration, deps.now());
 
-  const verdict = provider.webhook.verify(request, secret?.value, config.data, deps.now());
+  const verdict = await provider.webhook.verify(request, { config: config.data, secrets, now: deps.now(), jwks: deps.jwks });
   if (verdict.kind === 'reject') return json(verdict.status, { error: 'rejected', reason: verdict.reason });
-  if (verdict.kind === 'respond') return { status: verdict.status, body: verdict.body, contentType: verdict.contentType };
+  if (verdict.kind === 'respond') return verdict.reply;
+  if (verdict.kind === 'store-secret') {
+    if (secrets.length > 0) return json(409, { error: 'conflict', reason: 'A webhook secret is already set for this integration' });
+    await storeHandshakeSecret(deps, integration, verdict.secret);
+    deps.logger.info('webhook handshake secret stored', { provider: provider.key, integrationId: integration.id });
+    return verdict.reply;
+  }
 
-  const log = deps.logger.child({ provider: provider.key, integrationId: integration.id, deliveryId: verdict.deliveryId });
-  const stored = await storeDelivery(deps.kv, integration, verdict, provider.webhook.keptHeaders, request, deps.now());
-  if (!stored.fresh) {
-    log.info('webhook duplicate ignored');
-    return json(202, { accepted: true, duplicate: true, deliveryId: verdict.deliveryId });
+  const log = deps.logger.child({ provider: provider.key, integrationId: integration.id });
+  const stored = await storeEvents(deps.kv, integration, verdict.events, provider.webhook.keptHeaders, request, deps.now());
+  const deliveryIds = verdict.events.map((e) => e.deliveryId);
+  if (stored.fresh.length === 0) {
+    log.info('webhook duplicate ignored', { deliveryIds });
+    return verdict.reply ?? json(202, { accepted: true, duplicate: true, deliveryIds });
   }
   try {
     await enqueueWebhookSync(deps.queue, integration, deps.coalesceSeconds, deps.now());
@@ -71,7 +77,6 @@ export async function receiveWebhook(
     log.error('webhook enqueue failed', { error });
     return json(503, { error: 'unavailable', reason: 'Could not queue the delivery; retry later' });
   }
-  log.info('webhook accepted', { event: verdict.event });
-  return json(202, { accepted: true, duplicate: false, deliveryId: verdict.deliveryId });
+  log.info('webhook accepted', { events: stored.fresh.map((e) => e.event) });
+  return verdict.reply ?? json(202, { accepted: true, duplicate: false, deliveryIds });
 }
-

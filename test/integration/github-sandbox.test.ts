@@ -284,12 +284,16 @@ describe('sandbox webhook deliveries verify with the GitHub scheme', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const verdict = githubProvider.webhook!.verify(
-          { rawBody: Buffer.concat(chunks), header: (n) => { const v = req.headers[n.toLowerCase()]; return Array.isArray(v) ? v[0] : v; } },
-          SECRET, { owner: 'octo', repo: 'hello' }, new Date(),
-        );
-        verdicts.push(verdict);
-        res.writeHead(verdict.kind === 'accept' ? 202 : verdict.status).end(verdict.kind === 'respond' ? verdict.body : '');
+        void Promise.resolve(
+          githubProvider.webhook!.verify(
+            { rawBody: Buffer.concat(chunks), header: (n) => { const v = req.headers[n.toLowerCase()]; return Array.isArray(v) ? v[0] : v; }, url },
+            { secrets: [SECRET], config: { owner: 'octo', repo: 'hello' }, now: new Date(), jwks: () => Promise.resolve([]) },
+          ),
+        ).then((verdict) => {
+          verdicts.push(verdict);
+          const status = verdict.kind === 'reject' ? verdict.status : verdict.kind === 'accept' ? 202 : verdict.reply.status;
+          res.writeHead(status).end(verdict.kind === 'respond' ? verdict.reply.body : '');
+        });
       });
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -305,14 +309,14 @@ describe('sandbox webhook deliveries verify with the GitHub scheme', () => {
     const result = await gh.deliverWebhook({ url, secret: SECRET, event: 'issues', payload });
     expect(result.status).toBe(202);
     expect(result.deliveryId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(verdicts.at(-1)).toEqual({ kind: 'accept', deliveryId: result.deliveryId, event: 'issues.opened' });
+    expect(verdicts.at(-1)).toEqual({ kind: 'accept', events: [{ deliveryId: result.deliveryId, event: 'issues.opened' }] });
   });
 
   it('answers ping, keeps a given delivery id, and refuses the wrong secret', async () => {
     expect((await gh.deliverWebhook({ url, secret: SECRET, event: 'ping', payload: { zen: 'Keep it logically awesome.', hook_id: 1 } })).status).toBe(200);
     const again = await gh.deliverWebhook({ url, secret: SECRET, event: 'push', payload: { ref: 'refs/heads/main' }, deliveryId: 'fixed-id-1' });
     expect(again.deliveryId).toBe('fixed-id-1');
-    expect(verdicts.at(-1)).toEqual({ kind: 'accept', deliveryId: 'fixed-id-1', event: 'push' });
+    expect(verdicts.at(-1)).toEqual({ kind: 'accept', events: [{ deliveryId: 'fixed-id-1', event: 'push' }] });
     expect((await gh.deliverWebhook({ url, secret: 'wrong', event: 'issues', payload: { action: 'opened' } })).status).toBe(401);
   });
 });

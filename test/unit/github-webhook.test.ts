@@ -15,7 +15,7 @@ const scheme: WebhookScheme<GithubConfig> = githubProvider.webhook!;
 
 function request(rawBody: Buffer, headers: Record<string, string | undefined>): WebhookRequest {
   const lower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return { rawBody, header: (name) => lower.get(name.toLowerCase()) };
+  return { rawBody, header: (name) => lower.get(name.toLowerCase()), url: 'https://example.test/api/webhooks/github/gh1' };
 }
 
 function delivery(rawBody: Buffer, event: string, overrides: Record<string, string | undefined> = {}): WebhookRequest {
@@ -29,8 +29,13 @@ function delivery(rawBody: Buffer, event: string, overrides: Record<string, stri
   });
 }
 
-function verify(req: WebhookRequest, secret: string | undefined = SECRET): WebhookVerdict {
-  return scheme.verify(req, secret, CONFIG, NOW);
+const noJwks = () => Promise.reject(new Error('GitHub needs no JWKS'));
+
+function verify(req: WebhookRequest, secret: string | undefined | readonly string[] = SECRET): WebhookVerdict {
+  const secrets = secret === undefined ? [] : typeof secret === 'string' ? [secret] : secret;
+  const verdict = scheme.verify(req, { config: CONFIG, secrets, now: NOW, jwks: noJwks });
+  if (verdict instanceof Promise) throw new Error('GitHub verification is synchronous');
+  return verdict;
 }
 
 describe('GitHub signature (known answer)', () => {
@@ -49,7 +54,13 @@ describe('GitHub signature (known answer)', () => {
 
   it('accepts the vector as a delivery', () => {
     const req = request(body, { 'x-hub-signature-256': expected, 'x-github-event': 'push', 'x-github-delivery': 'abc-123' });
-    expect(verify(req, 'mysecret')).toEqual({ kind: 'accept', deliveryId: 'abc-123', event: 'push' });
+    expect(verify(req, 'mysecret')).toEqual({ kind: 'accept', events: [{ deliveryId: 'abc-123', event: 'push' }] });
+  });
+
+  it('accepts the previous secret during a rotation, and neither after it ends', () => {
+    const req = request(body, { 'x-hub-signature-256': expected, 'x-github-event': 'push', 'x-github-delivery': 'abc-123' });
+    expect(verify(req, ['new-secret', 'mysecret'])).toMatchObject({ kind: 'accept' });
+    expect(verify(req, ['new-secret'])).toMatchObject({ kind: 'reject', status: 401 });
   });
 });
 
@@ -69,16 +80,15 @@ describe('recorded payloads (octokit/webhooks examples)', () => {
     expect(file).toBe(`${expectedEvent}.json`);
     expect(verify(delivery(raw, event))).toEqual({
       kind: 'accept',
-      deliveryId: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
-      event: expectedEvent,
+      events: [{ deliveryId: '72d3162e-cc78-11e3-81ab-4c9367dc0958', event: expectedEvent }],
     });
   });
 
   it('answers ping directly', () => {
     const raw = readFileSync(join(FIXTURES, 'ping.json'));
     const verdict = verify(delivery(raw, 'ping'));
-    expect(verdict).toMatchObject({ kind: 'respond', status: 200, contentType: 'application/json' });
-    if (verdict.kind === 'respond') expect(JSON.parse(verdict.body)).toEqual({ ok: true });
+    expect(verdict).toMatchObject({ kind: 'respond', reply: { status: 200, contentType: 'application/json' } });
+    if (verdict.kind === 'respond') expect(JSON.parse(verdict.reply.body)).toEqual({ ok: true });
   });
 
   it('never keeps the signature headers', () => {

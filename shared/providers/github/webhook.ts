@@ -9,7 +9,7 @@
  * malformed header is a 401, never a pass.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { WebhookRequest, WebhookScheme, WebhookVerdict } from '../types';
+import type { WebhookContext, WebhookRequest, WebhookScheme, WebhookVerdict } from '../types';
 import { githubWebhookPayloadSchema, type GithubConfig } from './schemas';
 
 /** GitHub sends lowercase hex; accepting only that keeps one byte string per signature. */
@@ -40,12 +40,14 @@ function reject(status: 400 | 401, reason: string): WebhookVerdict {
 export const githubWebhook: WebhookScheme<GithubConfig> = {
   keptHeaders: ['x-github-event', 'x-github-delivery', 'x-github-hook-id', 'user-agent', 'content-type'],
 
-  verify(request: WebhookRequest, secret: string | undefined): WebhookVerdict {
-    if (!secret) return reject(401, 'no webhook secret is configured for this integration');
+  verify(request: WebhookRequest, ctx: WebhookContext<GithubConfig>): WebhookVerdict {
+    const secrets = ctx.secrets.filter((s) => s.length > 0);
+    if (secrets.length === 0) return reject(401, 'no webhook secret is configured for this integration');
     const signature = request.header('x-hub-signature-256');
     if (!signature) return reject(401, 'missing X-Hub-Signature-256 header');
     if (!SIGNATURE.test(signature)) return reject(401, 'malformed X-Hub-Signature-256 header');
-    if (!verifyGithubSignature(secret, request.rawBody, signature)) return reject(401, 'signature mismatch');
+    // During a secret rotation the previous secret still verifies; every candidate is checked in constant time.
+    if (!secrets.some((secret) => verifyGithubSignature(secret, request.rawBody, signature))) return reject(401, 'signature mismatch');
 
     const event = request.header('x-github-event');
     if (!event || !EVENT.test(event)) return reject(400, 'missing or invalid X-GitHub-Event header');
@@ -64,10 +66,10 @@ export const githubWebhook: WebhookScheme<GithubConfig> = {
     // Sent once when the hook is created: answer it, sync nothing.
     // https://docs.github.com/webhooks/webhook-events-and-payloads#ping
     if (event === 'ping') {
-      return { kind: 'respond', status: 200, body: JSON.stringify({ ok: true }), contentType: 'application/json' };
+      return { kind: 'respond', reply: { status: 200, body: JSON.stringify({ ok: true }), contentType: 'application/json' } };
     }
     const { action } = payload.data;
     const suffix = action !== undefined && ACTION.test(action) ? `.${action}` : '';
-    return { kind: 'accept', deliveryId, event: `${event}${suffix}` };
+    return { kind: 'accept', events: [{ deliveryId, event: `${event}${suffix}` }] };
   },
 };
