@@ -37,7 +37,7 @@ function reject(status: 400 | 401, reason: string): WebhookVerdict {
   return { kind: 'reject', status, reason };
 }
 
-export const githubWebhook: WebhookScheme<GithubConfig> = {
+export const githubWebhook = {
   keptHeaders: ['x-github-event', 'x-github-delivery', 'x-github-hook-id', 'user-agent', 'content-type'],
 
   verify(request: WebhookRequest, ctx: WebhookContext<GithubConfig>): WebhookVerdict {
@@ -72,4 +72,4 @@ export const githubWebhook: WebhookScheme<GithubConfig> = {
     const suffix = action !== undefined && ACTION.test(action) ? `.${action}` : '';
     return { kind: 'accept', events: [{ deliveryId, event: `${event}${suffix}` }] };
   },
-};
+} satisfies WebhookScheme<GithubConfig>;
