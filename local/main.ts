@@ -6,10 +6,11 @@
 import { buildServices, setServices } from '../shared/composition';
 import { ConfigError, loadSettings } from '../shared/config/settings';
 import { createLogger } from '../shared/observability/logger';
-import { demoCurl, seedDemo, type Demo } from './demo';
+import { seedDemo, type DemoIntegrationInfo } from './demo';
 import { startLocalHost, installSignalHandlers } from './host/host';
 import { prettySink } from './pretty-log';
-import { startGithubSandbox, type GithubSandbox } from './sandbox/github';
+import { sandboxFactories } from './sandbox/registry';
+import type { ProviderSandbox } from './sandbox/types';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -20,46 +21,40 @@ async function main(): Promise<void> {
 
   const { definitions } = await import('../functions/index');
   const host = await startLocalHost({ definitions, receiver: services.adapters.receiver, logger, port: settings.PORT });
-  let github: GithubSandbox | undefined;
-  let demo: Demo | undefined;
+  const sandboxes: ProviderSandbox[] = [];
+  let demo: DemoIntegrationInfo[] = [];
   if (settings.SANDBOX === 'on') {
-    github = await startGithubSandbox();
-    demo = await seedDemo(services, github);
+    for (const start of sandboxFactories) sandboxes.push(await start());
+    demo = await seedDemo(services, sandboxes, host.url);
   }
   installSignalHandlers(
     {
       stop: async () => {
         await host.stop();
-        await github?.close();
+        await Promise.all(sandboxes.map((s) => s.close()));
         await services.close();
       },
     },
     { logger },
   );
-  printBanner(host.url, services.adminKey, services.adapters.profile, github, demo);
+  printBanner(host.url, services.adminKey, services.adapters.profile, demo);
 }
 
-function printBanner(url: string, adminKey: string, profile: Record<string, string>, github: GithubSandbox | undefined, demo: Demo | undefined): void {
+function printBanner(url: string, adminKey: string, profile: Record<string, string>, demo: readonly DemoIntegrationInfo[]): void {
   const lines = [
     '',
     `Castiel Sync local host on ${url}/api   (adapters: ${Object.entries(profile).map(([k, v]) => `${k}=${v}`).join(', ')})`,
     `  health:     curl ${url}/api/health`,
     `  admin key:  ${adminKey}   (header x-functions-key)`,
-    `  runs:       curl -H 'x-functions-key: ${adminKey}' ${url}/api/admin/tenants/demo/integrations/demo-github/runs`,
     `  records:    curl -H 'x-functions-key: ${adminKey}' '${url}/api/admin/tenants/demo/records?limit=5'`,
   ];
-  if (github && demo) {
-    const curl = demoCurl(url, demo.webhookSecret);
-    lines.push(
-      `  sandbox:    GitHub at ${github.url}`,
-      `  demo:       tenant 'demo', integration 'demo-github', first sync ${demo.runId} queued`,
-      '',
-      'A signed GitHub webhook (answers 202, then a sync runs):',
-      curl.signed,
-      '',
-      'The same with a tampered body (answers 401):',
-      curl.tampered,
-    );
+  for (const d of demo) {
+    lines.push(`  ${d.provider.padEnd(11)} sandbox ${d.sandboxUrl}; integration '${d.integrationId}', first sync ${d.runId} queued`);
+    lines.push(`              runs: curl -H 'x-functions-key: ${adminKey}' ${url}/api/admin/tenants/demo/integrations/${d.integrationId}/runs`);
+  }
+  for (const d of demo) {
+    if (!d.curl) continue;
+    lines.push('', `A signed ${d.provider} webhook (answers 2xx, then a sync runs):`, d.curl.signed, '', `The same ${d.provider} delivery with a tampered body (answers 401):`, d.curl.tampered);
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }

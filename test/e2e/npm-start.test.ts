@@ -53,8 +53,8 @@ test('npm start: healthy, demo sync completes, printed curls answer 202 and 401,
 
   await waitForOutput(/sync succeeded.*"created":120/, 15_000);
 
-  const signed = (await waitForOutput(/answers 202, then a sync runs\):\n([\s\S]+?)\n\n/, 5_000))[1] ?? '';
-  const tampered = (await waitForOutput(/tampered body \(answers 401\):\n([\s\S]+?)\n\n/, 5_000))[1] ?? '';
+  const signed = (await waitForOutput(/signed github webhook \(answers 2xx, then a sync runs\):\n([\s\S]+?)\n\n/, 5_000))[1] ?? '';
+  const tampered = (await waitForOutput(/github delivery with a tampered body \(answers 401\):\n([\s\S]+?)\n\n/, 5_000))[1] ?? '';
   expect(execFileSync('bash', ['-c', signed], { encoding: 'utf8' })).toMatch(/^HTTP\/1\.1 202/);
   expect(execFileSync('bash', ['-c', tampered], { encoding: 'utf8' })).toMatch(/^HTTP\/1\.1 401/);
   // The accepted delivery becomes a webhook-triggered sync once its coalescing window closes.

@@ -1,0 +1,5 @@
+/** Every provider sandbox `npm start` runs. Adding a provider's sandbox is one line here. */
+import { githubDemoSandbox } from './github/demo';
+import type { SandboxFactory } from './types';
+
+export const sandboxFactories: readonly SandboxFactory[] = [githubDemoSandbox];
