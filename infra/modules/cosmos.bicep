@@ -23,6 +23,38 @@ var containerNames = [
   'dead-letters'
 ]
 
+// ORDER_FIELDS in shared/adapters.ts: the field each container's list queries
+// sort by. Cosmos serves `ORDER BY c.<field>, c.id` only from a composite index.
+var orderFields = {
+  runs: 'queuedAt'
+  records: 'updatedAt'
+  'dead-letters': 'parkedAt'
+}
+
+// Both directions of (field, id) for containers listed above; none elsewhere.
+var compositeIndexes = toObject(containerNames, name => name, name => contains(orderFields, name) ? [
+  [
+    {
+      path: '/${orderFields[name]}'
+      order: 'ascending'
+    }
+    {
+      path: '/id'
+      order: 'ascending'
+    }
+  ]
+  [
+    {
+      path: '/${orderFields[name]}'
+      order: 'descending'
+    }
+    {
+      path: '/id'
+      order: 'descending'
+    }
+  ]
+] : [])
+
 // PARTITION_KEY_PATH in shared/storage/names.ts.
 var partitionKeyPath = '/tenantId'
 
@@ -108,6 +140,7 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
             path: '/"_etag"/?'
           }
         ]
+        compositeIndexes: compositeIndexes[containerName]
       }
     }
   }

@@ -41,6 +41,12 @@ export const settingsSchema = z
     SANDBOX: z.enum(['on', 'off']).default('on'),
   })
   .superRefine((s, ctx) => {
+    // An unresolved Key Vault reference reaches the app as its literal text; never accept it as a value.
+    for (const [key, value] of Object.entries(s)) {
+      if (typeof value === 'string' && value.startsWith('@Microsoft.KeyVault(')) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is an unresolved Key Vault reference (check the app identity can read the secret)' });
+      }
+    }
     if (s.ServiceBusConnection__fullyQualifiedNamespace === undefined) return;
     for (const key of ['COSMOS_ENDPOINT', 'KEY_VAULT_URL', 'REDIS_URL', 'ADMIN_API_KEY'] as const) {
       if (s[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when Service Bus is configured (Azure profile)' });

@@ -14,6 +14,9 @@ import { HOST_SETTINGS, loadSettings, settingsSchema } from '../../shared/config
 import { DUPLICATE_DETECTION_WINDOW_MS, MAX_DELIVERY_COUNT, QUEUES } from '../../shared/messaging/names';
 import { CONTAINERS, PARTITION_KEY_PATH } from '../../shared/storage/names';
 import { SERVICE_BUS_CONNECTION } from '../../functions/definitions';
+import { ORDER_FIELDS } from '../../shared/adapters';
+
+const ROOT_FOR_ORDER = join(__dirname, '..', '..');
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -572,6 +575,14 @@ describe('infra: Cosmos DB', () => {
         ttlEnabled: typeof ttl === 'number' && (ttl === -1 || ttl > 0),
       }).toEqual({ container: name, id: name, partitionKeyPaths: [PARTITION_KEY_PATH], ttlEnabled: true });
     }
+  });
+
+  it('declares a composite index for every ORDER_FIELDS entry (Cosmos needs one to ORDER BY field, id)', () => {
+    const text = readFileSync(join(ROOT_FOR_ORDER, 'infra', 'modules', 'cosmos.bicep'), 'utf8');
+    const block = /var orderFields = \{([^}]*)\}/.exec(text)?.[1] ?? '';
+    const declared = Object.fromEntries([...block.matchAll(/^\s*'?([A-Za-z-]+)'?:\s*'([A-Za-z]+)'\s*$/gm)].map((m) => [m[1], [m[2]]]));
+    expect(declared).toEqual(Object.fromEntries(Object.entries(ORDER_FIELDS).map(([c, f]) => [c, [...f]])));
+    expect(text).toMatch(/compositeIndexes: compositeIndexes\[containerName\]/);
   });
 
   it('names the database as the COSMOS_DATABASE default', () => {
