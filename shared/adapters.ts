@@ -76,5 +76,8 @@ export async function buildAdapters(settings: Settings, overrides: Partial<Adapt
 export const ORDER_FIELDS = {
   [CONTAINERS.runs]: ['queuedAt'],
   [CONTAINERS.records]: ['updatedAt'],
+  [CONTAINERS.recordsActivity]: ['updatedAt'],
+  [CONTAINERS.recordsContent]: ['updatedAt'],
+  [CONTAINERS.conflicts]: ['createdAt'],
   [CONTAINERS.deadLetters]: ['parkedAt'],
 } as const;

@@ -93,7 +93,7 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
       maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES,
       coalesceSeconds: settings.WEBHOOK_COALESCE_SECONDS,
     },
-    syncDeps: { ...base, secrets, kv: adapters.kv, queue: adapters.queue, providers, fetch: overrides.fetch ?? fetch },
+    syncDeps: { ...base, secrets, kv: adapters.kv, queue: adapters.queue, providers, fetch: overrides.fetch ?? fetch, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
     adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES },
     scheduleDeps: { ...base, queue: adapters.queue },
     outboundDeps: { ...base, providers },

@@ -20,6 +20,9 @@ var containerNames = [
   'integration-index'
   'runs'
   'records'
+  'records-activity'
+  'records-content'
+  'conflicts'
   'dead-letters'
 ]
 
@@ -28,6 +31,9 @@ var containerNames = [
 var orderFields = {
   runs: 'queuedAt'
   records: 'updatedAt'
+  'records-activity': 'updatedAt'
+  'records-content': 'updatedAt'
+  conflicts: 'createdAt'
   'dead-letters': 'parkedAt'
 }
 

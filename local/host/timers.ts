@@ -1,8 +1,8 @@
 import type { Timer, TimerHandler } from '@azure/functions';
 import type { Logger } from '../../shared/observability/logger';
 import { createInvocation, describeError, invoke } from './context';
-import { nextOccurrence, parseNcrontab } from './ncrontab';
-import type { CronSchedule } from './ncrontab';
+import { nextOccurrence, parseNcrontab } from '../../shared/sync/ncrontab';
+import type { CronSchedule } from '../../shared/sync/ncrontab';
 
 /** The clock and timer primitive, injectable so tests need not wait for real seconds. */
 export interface TimerScheduler {

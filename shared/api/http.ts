@@ -26,8 +26,10 @@ export const problem = (status: number, error: string, reason: string): ApiRespo
 /** Admin bodies are small; anything bigger is a mistake or an attack. */
 const MAX_ADMIN_BODY_BYTES = 256 * 1024;
 
-export async function readJson<T>(request: ApiRequest, schema: z.ZodType<T>): Promise<T> {
+export async function readJson<T>(request: ApiRequest, schema: z.ZodType<T>, options: { optional?: boolean } = {}): Promise<T> {
   const text = await request.text();
+  // An optional body may be omitted entirely; it then parses as `{}`.
+  if (options.optional === true && text.trim() === '') return parseWith(schema, {}, 'body');
   if (Buffer.byteLength(text) > MAX_ADMIN_BODY_BYTES) throw new InputError(413, `Body exceeds ${MAX_ADMIN_BODY_BYTES} bytes`);
   let raw: unknown;
   try {

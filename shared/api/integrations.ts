@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { secretNameFor } from '../domain/ids';
 import type { Integration } from '../domain/types';
 import { InputError } from '../errors';
+import { RECORD_SHARDS } from '../storage/names';
+import { parseNcrontab } from '../sync/ncrontab';
+import { mappingSpecSchema } from '../sync/transform';
 import type { Stored } from '../storage/port';
 import type { AdminDeps } from './deps';
 import { adminRoute, ok, parseWith, readJson } from './http';
@@ -13,8 +16,24 @@ const integrationBody = z.strictObject({
   config: z.record(z.string(), z.unknown()),
   credentials: z.record(z.string(), z.unknown()),
   webhookSecret: z.string().min(8, 'must be at least 8 characters').max(1024).optional(),
-  schedule: z.strictObject({ everyMinutes: z.number().int().min(5).max(7 * 24 * 60) }).optional(),
+  schedule: z
+    .union([
+      z.strictObject({ everyMinutes: z.number().int().min(5).max(7 * 24 * 60) }),
+      z.strictObject({ cron: z.string().min(11).max(100) }),
+    ])
+    .optional(),
+  mappings: mappingSpecSchema.optional(),
+  shardMap: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.enum(RECORD_SHARDS)).optional(),
+  conflictStrategy: z.enum(['provider-wins', 'local-wins', 'newest-wins', 'manual']).optional(),
 });
+
+function checkCron(expr: string): void {
+  try {
+    parseNcrontab(expr);
+  } catch (error) {
+    throw new InputError(400, `schedule.cron: ${error instanceof Error ? error.message : 'invalid'}`);
+  }
+}
 
 /** The integration as the API shows it: never a secret, nor where secrets live. */
 export function integrationView(i: Integration): Record<string, unknown> {
@@ -25,7 +44,10 @@ export function integrationView(i: Integration): Record<string, unknown> {
     baseUrl: i.baseUrl,
     config: i.config,
     status: i.status,
-    schedule: { everyMinutes: i.scheduleMinutes },
+    schedule: i.scheduleCron === undefined ? { everyMinutes: i.scheduleMinutes } : { cron: i.scheduleCron },
+    mappings: i.mappings ?? null,
+    shardMap: i.shardMap ?? null,
+    conflictStrategy: i.conflictStrategy,
     hasWebhookSecret: i.webhookSecretName !== undefined,
     webhookPath: `/api/webhooks/${i.provider}/${i.id}`,
     cursor: i.cursor ?? null,
@@ -48,6 +70,7 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
   if (!provider) throw new InputError(400, `provider: unknown; one of ${deps.providers.keys().join(', ')}`);
   const config = parseWith(provider.configSchema, body.config, 'config');
   const credentials = parseWith(provider.credentialsSchema, body.credentials, 'credentials');
+  if (body.schedule && 'cron' in body.schedule) checkCron(body.schedule.cron);
 
   if (!(await deps.repos.getTenant(tenantId))) throw new InputError(404, `Tenant '${tenantId}' not found`);
   const owner = await deps.repos.lookupIntegrationOwner(integrationId);
@@ -75,7 +98,10 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
     config: config as Record<string, unknown>,
     credentialsSecret,
     ...(webhookSecretName === undefined ? {} : { webhookSecretName }),
-    scheduleMinutes: body.schedule?.everyMinutes ?? existing?.scheduleMinutes ?? deps.defaultScheduleMinutes,
+    ...schedule(body.schedule, existing, deps.defaultScheduleMinutes),
+    conflictStrategy: body.conflictStrategy ?? existing?.conflictStrategy ?? 'provider-wins',
+    ...(body.mappings === undefined ? {} : { mappings: body.mappings }),
+    ...(body.shardMap === undefined ? {} : { shardMap: body.shardMap }),
     // New credentials are a re-authorisation.
     status: 'active',
     ...keptSyncState(existing, provider.key, baseUrl, config),
@@ -87,6 +113,17 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
   deps.secrets.invalidate(credentialsSecret);
   return ok(integrationView(stored), existing ? 200 : 201);
 });
+
+function schedule(
+  asked: z.infer<typeof integrationBody>['schedule'],
+  existing: Integration | undefined,
+  defaultMinutes: number,
+): Pick<Integration, 'scheduleMinutes' | 'scheduleCron'> {
+  if (asked && 'cron' in asked) return { scheduleMinutes: existing?.scheduleMinutes ?? defaultMinutes, scheduleCron: asked.cron };
+  if (asked) return { scheduleMinutes: asked.everyMinutes };
+  if (!existing) return { scheduleMinutes: defaultMinutes };
+  return { scheduleMinutes: existing.scheduleMinutes, ...(existing.scheduleCron === undefined ? {} : { scheduleCron: existing.scheduleCron }) };
+}
 
 /** The cursor survives an update only when it still points at the same data. */
 function keptSyncState(existing: Stored<Integration> | undefined, provider: string, baseUrl: string, config: unknown): Partial<Integration> {

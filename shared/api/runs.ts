@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import type { SyncRun } from '../domain/types';
-import { emptyCounts } from '../domain/types';
+import { newRun } from '../sync/runs';
 import { InputError } from '../errors';
 import { QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
 import type { AdminDeps } from './deps';
-import { adminRoute, ok } from './http';
+import { adminRoute, ok, readJson } from './http';
+
+const syncBody = z.strictObject({ full: z.boolean().optional() });
 import { pageParams, routeId } from './ids';
 
 export function runView(r: SyncRun): Record<string, unknown> {
@@ -14,7 +17,11 @@ export function runView(r: SyncRun): Record<string, unknown> {
     integrationId: r.integrationId,
     status: r.status,
     trigger: r.trigger,
+    full: r.full === true,
+    phase: r.phase,
+    phases: r.phases,
     counts: r.counts,
+    invalid: r.invalid,
     queuedAt: r.queuedAt,
     startedAt: r.startedAt ?? null,
     finishedAt: r.finishedAt ?? null,
@@ -29,19 +36,11 @@ export const postSync = adminRoute<AdminDeps>(async (deps, request) => {
   const integration = await deps.repos.getIntegration(tenantId, integrationId);
   if (!integration) throw new InputError(404, `Integration '${integrationId}' not found`);
   if (integration.status !== 'active') throw new InputError(409, `Integration is ${integration.status}; update its credentials first`);
-  const now = deps.now();
-  const run: SyncRun = {
-    id: `run-${randomUUID()}`,
-    tenantId,
-    type: 'run',
-    integrationId,
-    status: 'queued',
-    trigger: 'manual',
-    counts: emptyCounts(),
-    queuedAt: now.toISOString(),
-  };
+  const options = await readJson(request, syncBody, { optional: true });
+  const full = options.full === true;
+  const run = newRun({ tenantId, integrationId, runId: `run-${randomUUID()}` }, 'manual', deps.now(), full);
   await deps.repos.createRun(run);
-  const job: SyncJob = { type: 'sync.pull', tenantId, integrationId, trigger: 'manual', runId: run.id, requestedAt: run.queuedAt };
+  const job: SyncJob = { type: 'sync.pull', tenantId, integrationId, trigger: 'manual', runId: run.id, requestedAt: run.queuedAt, ...(full ? { full } : {}) };
   try {
     await deps.queue.send(QUEUES.syncInbound, { messageId: run.id, body: job, applicationProperties: { trigger: 'manual', tenantId } });
   } catch (error) {

@@ -26,9 +26,18 @@ export interface Integration extends DocumentBase {
   /** The secret being rotated out: it still verifies until `previousWebhookSecretUntil`. */
   previousWebhookSecretName?: string;
   previousWebhookSecretUntil?: string;
-  /** Minutes between scheduled syncs. */
+  /** Minutes between scheduled syncs (used when `scheduleCron` is unset). */
   scheduleMinutes: number;
+  /** Six-field NCRONTAB (UTC) schedule; overrides `scheduleMinutes`. */
+  scheduleCron?: string;
+  /** Last schedule slot a job was enqueued for: a timer firing again for the slot enqueues nothing. */
+  lastScheduledSlot?: string;
   status: IntegrationStatus;
+  /** Provider shape → the tenant's canonical record, per entity type; declared as data. */
+  mappings?: MappingSpec;
+  /** Entity type → record shard (container); unlisted types go to the default shard. */
+  shardMap?: Record<string, string>;
+  conflictStrategy: ConflictStrategy;
   /** Provider cursor as of the last persisted page. */
   cursor?: Record<string, unknown>;
   lastSyncAt?: string;
@@ -36,8 +45,42 @@ export interface Integration extends DocumentBase {
   updatedAt: string;
 }
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+export type ConflictStrategy = 'provider-wins' | 'local-wins' | 'newest-wins' | 'manual';
+
+/** One canonical field: where it comes from in the provider record's data, and what it must be. */
+export interface FieldMapping {
+  /** Dot path into the provider data, e.g. `user.login` or `labels.0`. */
+  from: string;
+  type?: 'string' | 'number' | 'boolean' | 'datetime' | 'array' | 'object' | undefined;
+  required?: boolean | undefined;
+}
+
+/** entity type → canonical field → mapping. Entity types without a mapping keep the provider data. */
+export type MappingSpec = Record<string, Record<string, FieldMapping>>;
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type RunTrigger = 'schedule' | 'webhook' | 'manual';
+
+export const PHASES = [
+  'queued',
+  'authorizing',
+  'fetching',
+  'transforming',
+  'validating',
+  'deduplicating',
+  'sharding',
+  'resolving_conflicts',
+  'persisting',
+  'completing',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export interface PhaseState {
+  name: PhaseName;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  startedAt?: string;
+  finishedAt?: string;
+}
 
 export interface RunCounts {
   fetched: number;
@@ -45,6 +88,14 @@ export interface RunCounts {
   updated: number;
   unchanged: number;
   deleted: number;
+  invalid: number;
+  conflicts: number;
+}
+
+export interface InvalidRecordReport {
+  entityType: string;
+  externalId: string;
+  reason: string;
 }
 
 export interface SyncRun extends DocumentBase {
@@ -52,7 +103,15 @@ export interface SyncRun extends DocumentBase {
   integrationId: string;
   status: RunStatus;
   trigger: RunTrigger;
+  /** Resync from scratch: the cursor is ignored (records are kept, unchanged ones not rewritten). */
+  full?: boolean;
+  phase: PhaseName;
+  phases: PhaseState[];
   counts: RunCounts;
+  /** The first invalid records with their reasons (bounded). */
+  invalid: InvalidRecordReport[];
+  /** Soft deletes seen during the run, applied only when it completes (never on a failed or partial run). */
+  stagedDeletes: { shard: string; id: string }[];
   queuedAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -69,12 +128,39 @@ export interface SyncRecord extends DocumentBase {
   updatedAt: string;
   deleted: boolean;
   data: Record<string, unknown>;
-  /** sha256 of the canonical JSON of `data` + `deleted`: unchanged records are not rewritten. */
+  /** sha256 of the provider's version as last synced: unchanged records are not rewritten. */
   contentHash: string;
   syncedAt: string;
   lastRunId: string;
+  /** A local change (admin write) not yet confirmed pushed to the provider. */
+  local?: LocalChange;
+  /** Provider version/etag after our last successful push. */
+  pushedVersion?: string;
+}
+
+export interface LocalChange {
+  data: Record<string, unknown>;
+  updatedAt: string;
+  op: 'create' | 'update' | 'delete';
+  idempotencyKey: string;
+}
+
+/** A record changed both locally and at the provider, parked for an admin (strategy `manual`). */
+export interface Conflict extends DocumentBase {
+  type: 'conflict';
+  integrationId: string;
+  recordId: string;
+  shard: string;
+  entityType: string;
+  externalId: string;
+  status: 'open' | 'resolved';
+  local: LocalChange;
+  provider: { data: Record<string, unknown>; updatedAt: string; deleted: boolean; contentHash: string };
+  createdAt: string;
+  resolvedAt?: string;
+  resolution?: 'local' | 'provider' | 'merge';
 }
 
 export function emptyCounts(): RunCounts {
-  return { fetched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0 };
+  return { fetched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, invalid: 0, conflicts: 0 };
 }

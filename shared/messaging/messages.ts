@@ -12,6 +12,8 @@ export const syncJobSchema = z.object({
   /** Set when an admin queued the run (it already exists, status `queued`). */
   runId: z.string().min(1).max(100).optional(),
   requestedAt: z.iso.datetime(),
+  /** Resync from scratch: ignore the cursor (records are kept; unchanged ones are not rewritten). */
+  full: z.boolean().optional(),
   /** How many times this run was rescheduled (rate limit, busy integration): keeps message ids deterministic. */
   attempt: z.number().int().min(0).max(1000).optional(),
 });

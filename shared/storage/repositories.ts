@@ -1,5 +1,5 @@
-import type { Integration, SyncRecord, SyncRun, Tenant } from '../domain/types';
-import { CONTAINERS } from './names';
+import type { Conflict, Integration, SyncRecord, SyncRun, Tenant } from '../domain/types';
+import { CONTAINERS, type RecordShard } from './names';
 import type { DocumentBase, DocumentStore, Page, Stored } from './port';
 
 /** Maps an integration id (globally unique) to its tenant; see CONTAINERS.integrationIndex. */
@@ -83,12 +83,12 @@ export class Repositories {
     });
   }
 
-  getRecord(tenantId: string, id: string): Promise<Stored<SyncRecord> | undefined> {
-    return this.store.get<SyncRecord>(CONTAINERS.records, tenantId, id);
+  getRecord(tenantId: string, id: string, shard: RecordShard = CONTAINERS.records): Promise<Stored<SyncRecord> | undefined> {
+    return this.store.get<SyncRecord>(shard, tenantId, id);
   }
 
-  putRecord(record: SyncRecord, ifMatch?: string): Promise<Stored<SyncRecord>> {
-    return this.store.upsert(CONTAINERS.records, record, ifMatch === undefined ? {} : { ifMatch });
+  putRecord(record: SyncRecord, ifMatch?: string, shard: RecordShard = CONTAINERS.records): Promise<Stored<SyncRecord>> {
+    return this.store.upsert(shard, record, ifMatch === undefined ? {} : { ifMatch });
   }
 
   listRecords(
@@ -96,10 +96,28 @@ export class Repositories {
     where: Record<string, string>,
     limit: number,
     continuation?: string,
+    shard: RecordShard = CONTAINERS.records,
   ): Promise<Page<Stored<SyncRecord>>> {
-    return this.store.query<SyncRecord>(CONTAINERS.records, tenantId, {
+    return this.store.query<SyncRecord>(shard, tenantId, {
       where: { type: 'record', ...where },
       orderBy: { field: 'updatedAt', direction: 'asc' },
+      limit,
+      ...(continuation === undefined ? {} : { continuation }),
+    });
+  }
+
+  getConflict(tenantId: string, id: string): Promise<Stored<Conflict> | undefined> {
+    return this.store.get<Conflict>(CONTAINERS.conflicts, tenantId, id);
+  }
+
+  putConflict(conflict: Conflict, ifMatch?: string): Promise<Stored<Conflict>> {
+    return this.store.upsert(CONTAINERS.conflicts, conflict, ifMatch === undefined ? {} : { ifMatch });
+  }
+
+  listConflicts(tenantId: string, where: Record<string, string>, limit: number, continuation?: string): Promise<Page<Stored<Conflict>>> {
+    return this.store.query<Conflict>(CONTAINERS.conflicts, tenantId, {
+      where: { type: 'conflict', ...where },
+      orderBy: { field: 'createdAt', direction: 'desc' },
       limit,
       ...(continuation === undefined ? {} : { continuation }),
     });

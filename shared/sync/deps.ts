@@ -14,6 +14,8 @@ export interface SyncDeps {
   logger: Logger;
   fetch: typeof fetch;
   now: () => Date;
+  /** A run stops at the first page boundary after this long and queues its continuation. */
+  timeBudgetMs: number;
 }
 
 /** What the queue trigger knows about the message it is handling. */

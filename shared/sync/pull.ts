@@ -5,19 +5,20 @@ import { MAX_DELIVERY_COUNT, QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
 import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
-import type { MessageInfo, SyncDeps } from './deps';
-import { persistPage } from './persist';
-import { RunTracker } from './runs';
 import { saveCursor } from './checkpoint';
 import { readAhead } from './concurrency';
+import type { MessageInfo, SyncDeps } from './deps';
+import { applyStagedDeletes, processPage } from './page';
+import { RunTracker } from './runs';
 
 export type SyncOutcome =
   | { kind: 'succeeded'; runId: string }
   | { kind: 'skipped'; reason: string }
   | { kind: 'rescheduled'; runId: string; at: string; reason: string }
+  | { kind: 'continued'; runId: string }
   | { kind: 'failed'; runId: string; reason: string };
 
-/** One run per integration at a time; the lease outlives a stuck worker by at most this long. */
+/** One run per integration at a time; the lease outlives a crashed worker by at most this long. */
 export const SYNC_LOCK_TTL_MS = 15 * 60 * 1000;
 /** How long a job waits before retrying when another run holds the integration. */
 export const BUSY_RETRY_MS = 30_000;
@@ -25,9 +26,9 @@ export const BUSY_RETRY_MS = 30_000;
 const lockKey = (integrationId: string): string => `lock:sync:{${integrationId}}`;
 
 /**
- * Runs one pull sync. Returns an outcome for settled cases; throws a
- * RetryableError (or any unexpected error) when the message should be
- * redelivered — the run then continues from its last checkpoint.
+ * Runs one pull sync through its ten phases. Returns an outcome for settled
+ * cases; throws a RetryableError (or any unexpected error) when the message
+ * should be redelivered — the run then continues from its last checkpoint.
  */
 export async function runPullSync(deps: SyncDeps, job: SyncJob, message: MessageInfo): Promise<SyncOutcome> {
   const integration = await deps.repos.getIntegration(job.tenantId, job.integrationId);
@@ -37,7 +38,8 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   if (integration.status !== 'active') return { kind: 'skipped', reason: `integration is ${integration.status}` };
 
   const runId = job.runId ?? runIdForMessage(message.messageId);
-  const run = await RunTracker.open(deps.repos, { tenantId: job.tenantId, integrationId: job.integrationId, runId }, job.trigger, deps.now());
+  const ids = { tenantId: job.tenantId, integrationId: job.integrationId, runId };
+  const run = await RunTracker.open(deps.repos, ids, job.trigger, deps.now(), job.full === true);
   if (run.finished) return { kind: 'skipped', reason: 'run already finished (redelivery)' };
 
   const key = lockKey(integration.id);
@@ -47,8 +49,12 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId });
   try {
     await run.start(deps.now());
-    await pullPages(deps, integration, provider, run);
-    await run.succeed(deps.now());
+    const finished = await pullPages(deps, integration, provider, run);
+    if (!finished) {
+      await continueLater(deps, job, run);
+      log.info('sync continues in a new invocation (time budget reached)', { counts: run.counts });
+      return { kind: 'continued', runId };
+    }
     log.info('sync succeeded', { counts: run.counts });
     return { kind: 'succeeded', runId };
   } catch (error) {
@@ -58,28 +64,41 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   }
 }
 
-async function pullPages(deps: SyncDeps, start: Stored<Integration>, provider: ProviderDefinition, run: RunTracker): Promise<void> {
+/** Pages until done (true) or the time budget is spent at a page boundary (false). */
+async function pullPages(deps: SyncDeps, start: Stored<Integration>, provider: ProviderDefinition, run: RunTracker): Promise<boolean> {
+  const began = Date.now();
+  await run.enter('authorizing', deps.now());
   const secret = await deps.secrets.get(start.credentialsSecret);
   const credentials = provider.credentialsSchema.safeParse(secret ? JSON.parse(secret.value) : undefined);
   if (!credentials.success) throw new AuthError('Stored credentials are missing or invalid');
   const config = provider.configSchema.safeParse(start.config);
   if (!config.success) throw new UnrecoverableError('Integration config is invalid');
 
+  // A full resync ignores the cursor until its first page is stored (records are kept; unchanged ones are not rewritten).
   let integration = start;
+  const fresh = run.full && run.counts.fetched === 0;
+  await run.enter('fetching', deps.now());
   const pages = provider.pull({
     baseUrl: integration.baseUrl,
     config: config.data,
     credentials: credentials.data,
-    cursor: integration.cursor,
+    cursor: fresh ? undefined : integration.cursor,
     fetch: deps.fetch,
   });
-  // The next page downloads while this one is persisted; checkpoints still follow persistence.
+  // The next page downloads while this one is processed; the cursor still moves only after a page is stored.
   for await (const page of readAhead(pages)) {
-    const counts = await persistPage(deps.repos, integration, page.records, run.id, deps.now());
-    // The cursor moves only once the page is stored: a crash here replays the page, which changes nothing.
-    integration = await saveCursor(deps.repos, integration, page.cursor, page.done ? deps.now() : undefined);
-    await run.addCounts({ fetched: page.records.length, ...counts });
+    await processPage(deps.repos, integration, page.records, run, deps.now);
+    await run.flush(true);
+    integration = await saveCursor(deps.repos, integration, page.cursor, undefined);
+    if (page.done) break;
+    await run.enter('fetching', deps.now());
+    if (Date.now() - began > deps.timeBudgetMs) return false;
   }
+  await run.enter('completing', deps.now());
+  await applyStagedDeletes(deps.repos, integration, run.stagedDeletes, run.id, deps.now());
+  await saveCursor(deps.repos, integration, integration.cursor ?? {}, deps.now());
+  await run.succeed(deps.now());
+  return true;
 }
 
 async function settleFailure(
@@ -96,7 +115,10 @@ async function settleFailure(
   if (error instanceof AuthError) {
     deps.secrets.invalidate(integration.credentialsSecret);
     const fresh = await deps.repos.getIntegration(integration.tenantId, integration.id);
-    if (fresh) await deps.repos.putIntegration({ ...stripEtag(fresh), status: 'needs_reauth', updatedAt: deps.now().toISOString() });
+    if (fresh) {
+      const { etag: _etag, ...doc } = fresh;
+      await deps.repos.putIntegration({ ...doc, status: 'needs_reauth', updatedAt: deps.now().toISOString() });
+    }
     await run.fail(deps.now(), reason);
     log.warn('sync needs re-authorisation', { reason });
     return { kind: 'failed', runId: run.id, reason };
@@ -113,21 +135,27 @@ async function settleFailure(
   throw error;
 }
 
-async function reschedule(deps: SyncDeps, job: SyncJob, run: RunTracker, delayMs: number, reason: string): Promise<SyncOutcome> {
+async function sendFollowUp(deps: SyncDeps, job: SyncJob, run: RunTracker, kind: 'retry' | 'cont', at?: Date): Promise<SyncJob> {
   const attempt = (job.attempt ?? 0) + 1;
-  const at = new Date(deps.now().getTime() + delayMs);
   const next: SyncJob = { ...job, runId: run.id, attempt };
   await deps.queue.send(QUEUES.syncInbound, {
-    messageId: `${run.id}:retry:${attempt}`,
+    messageId: `${run.id}:${kind}:${attempt}`,
     body: next,
-    scheduledEnqueueTime: at,
+    ...(at ? { scheduledEnqueueTime: at } : {}),
     applicationProperties: { trigger: job.trigger, tenantId: job.tenantId },
   });
+  return next;
+}
+
+async function reschedule(deps: SyncDeps, job: SyncJob, run: RunTracker, delayMs: number, reason: string): Promise<SyncOutcome> {
+  const at = new Date(deps.now().getTime() + delayMs);
+  await sendFollowUp(deps, job, run, 'retry', at);
   await run.requeue(`rescheduled for ${at.toISOString()}: ${reason}`);
   return { kind: 'rescheduled', runId: run.id, at: at.toISOString(), reason };
 }
 
-function stripEtag<T extends { etag: string }>(doc: T): Omit<T, 'etag'> {
-  const { etag: _etag, ...rest } = doc;
-  return rest;
+/** Functions have time limits: a long run stops at a page boundary and queues its own continuation. */
+async function continueLater(deps: SyncDeps, job: SyncJob, run: RunTracker): Promise<void> {
+  await sendFollowUp(deps, job, run, 'cont');
+  await run.requeue('continued in a new invocation (time budget reached)');
 }

@@ -1,10 +1,40 @@
-import type { RunCounts, RunTrigger, SyncRun } from '../domain/types';
-import { emptyCounts } from '../domain/types';
+import type { InvalidRecordReport, PhaseName, RunCounts, RunTrigger, SyncRun } from '../domain/types';
+import { emptyCounts, PHASES } from '../domain/types';
 import type { Stored } from '../storage/port';
 import type { Repositories } from '../storage/repositories';
 
-/** Keeps one run document current as the sync advances; every change is written at once so a live run is visible. */
+/** Invalid records kept on the run with their reasons; the count keeps going past it. */
+export const MAX_INVALID_REPORTS = 50;
+/** A live run is written at most this often between page boundaries (phase changes are frequent). */
+const LIVE_WRITE_INTERVAL_MS = 250;
+
+export function newRun(ids: { tenantId: string; integrationId: string; runId: string }, trigger: RunTrigger, now: Date, full = false): SyncRun {
+  return {
+    id: ids.runId,
+    tenantId: ids.tenantId,
+    type: 'run',
+    integrationId: ids.integrationId,
+    status: 'queued',
+    trigger,
+    ...(full ? { full: true } : {}),
+    phase: 'queued',
+    phases: PHASES.map((name) => (name === 'queued' ? { name, status: 'done', startedAt: now.toISOString(), finishedAt: now.toISOString() } : { name, status: 'pending' })),
+    counts: emptyCounts(),
+    invalid: [],
+    stagedDeletes: [],
+    queuedAt: now.toISOString(),
+  };
+}
+
+/**
+ * Keeps one run document current as the sync advances, so the admin API
+ * shows the live phase and counts. Pages stream through the phases, so a
+ * phase is `running` from its first page until the run ends.
+ */
 export class RunTracker {
+  private dirty = false;
+  private lastWrite = 0;
+
   private constructor(
     private readonly repos: Repositories,
     private run: Stored<SyncRun>,
@@ -15,20 +45,10 @@ export class RunTracker {
     ids: { tenantId: string; integrationId: string; runId: string },
     trigger: RunTrigger,
     now: Date,
+    full = false,
   ): Promise<RunTracker> {
     const existing = await repos.getRun(ids.tenantId, ids.runId);
-    const base: SyncRun = existing ?? {
-      id: ids.runId,
-      tenantId: ids.tenantId,
-      type: 'run',
-      integrationId: ids.integrationId,
-      status: 'queued',
-      trigger,
-      counts: emptyCounts(),
-      queuedAt: now.toISOString(),
-    };
-    const stored = existing ?? (await repos.putRun(base));
-    return new RunTracker(repos, stored);
+    return new RunTracker(repos, existing ?? (await repos.putRun(newRun(ids, trigger, now, full))));
   }
 
   get id(): string {
@@ -36,43 +56,85 @@ export class RunTracker {
   }
 
   get finished(): boolean {
-    return this.run.status === 'succeeded' || this.run.status === 'failed';
+    return this.run.status === 'succeeded' || this.run.status === 'failed' || this.run.status === 'cancelled';
   }
 
   get counts(): RunCounts {
     return this.run.counts;
   }
 
-  async start(now: Date): Promise<void> {
-    const { error: _drop, ...rest } = this.run;
-    await this.write({ ...rest, status: 'running', startedAt: this.run.startedAt ?? now.toISOString() });
+  get full(): boolean {
+    return this.run.full === true;
   }
 
-  async addCounts(delta: Partial<RunCounts>): Promise<void> {
+  get stagedDeletes(): SyncRun['stagedDeletes'] {
+    return this.run.stagedDeletes;
+  }
+
+  async start(now: Date): Promise<void> {
+    const { error: _drop, ...rest } = this.run;
+    this.run = { ...rest, status: 'running', startedAt: this.run.startedAt ?? now.toISOString() };
+    await this.flush(true);
+  }
+
+  /** Enter a phase (written at most every LIVE_WRITE_INTERVAL_MS). */
+  async enter(phase: PhaseName, now: Date): Promise<void> {
+    if (this.run.phase === phase) return;
+    const at = now.toISOString();
+    this.run = {
+      ...this.run,
+      phase,
+      phases: this.run.phases.map((p) => (p.name === phase && p.status === 'pending' ? { ...p, status: 'running', startedAt: at } : p)),
+    };
+    this.dirty = true;
+    await this.flush(false);
+  }
+
+  add(delta: Partial<RunCounts>, invalid: readonly InvalidRecordReport[] = [], deletes: SyncRun['stagedDeletes'] = []): void {
     const counts = { ...this.run.counts };
     for (const [k, v] of Object.entries(delta) as [keyof RunCounts, number][]) counts[k] += v;
-    await this.write({ ...this.run, counts });
+    const seen = new Set(this.run.stagedDeletes.map((d) => `${d.shard}/${d.id}`));
+    const staged = [...this.run.stagedDeletes, ...deletes.filter((d) => !seen.has(`${d.shard}/${d.id}`))];
+    this.run = { ...this.run, counts, invalid: [...this.run.invalid, ...invalid].slice(0, MAX_INVALID_REPORTS), stagedDeletes: staged };
+    this.dirty = true;
   }
 
   async succeed(now: Date): Promise<void> {
-    await this.write({ ...this.run, status: 'succeeded', finishedAt: now.toISOString() });
+    await this.end('succeeded', now);
   }
 
   async fail(now: Date, error: string): Promise<void> {
-    await this.write({ ...this.run, status: 'failed', finishedAt: now.toISOString(), error });
+    await this.end('failed', now, error);
   }
 
-  /** Back to queued (rescheduled), with a note why. */
+  /** Back to queued (rescheduled or continued), with a note why. */
   async requeue(note: string): Promise<void> {
-    await this.write({ ...this.run, status: 'queued', error: note });
+    this.run = { ...this.run, status: 'queued', error: note };
+    await this.flush(true);
   }
 
   async note(error: string): Promise<void> {
-    await this.write({ ...this.run, error });
+    this.run = { ...this.run, error };
+    await this.flush(true);
   }
 
-  private async write(next: SyncRun): Promise<void> {
-    const { etag: _etag, ...doc } = next as Stored<SyncRun>;
+  /** Write now when forced (page boundaries: counts and staged deletes must be durable before the cursor moves), else throttled. */
+  async flush(force: boolean): Promise<void> {
+    if (!force && (!this.dirty || Date.now() - this.lastWrite < LIVE_WRITE_INTERVAL_MS)) return;
+    const { etag: _etag, ...doc } = this.run;
     this.run = await this.repos.putRun(doc);
+    this.dirty = false;
+    this.lastWrite = Date.now();
+  }
+
+  private async end(status: 'succeeded' | 'failed', now: Date, error?: string): Promise<void> {
+    const at = now.toISOString();
+    const phases = this.run.phases.map((p) => {
+      if (p.status === 'running') return { ...p, status: status === 'succeeded' ? ('done' as const) : ('failed' as const), finishedAt: at };
+      return p;
+    });
+    const { error: _old, ...rest } = this.run;
+    this.run = { ...rest, status, finishedAt: at, phases, ...(error === undefined ? {} : { error }) };
+    await this.flush(true);
   }
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { NcrontabError, nextOccurrence, parseNcrontab } from '../../local/host/ncrontab';
+import { NcrontabError, nextOccurrence, parseNcrontab } from '../../shared/sync/ncrontab';
 
 const at = (iso: string): Date => new Date(iso);
 const next = (expr: string, after: string): string => nextOccurrence(expr, at(after)).toISOString();

@@ -17,20 +17,15 @@ import { z } from 'zod';
 import { UnrecoverableError } from '../../errors';
 import { providerFetch, readJson } from '../../http/provider-fetch';
 import type { Cursor, NormalizedRecord, PullContext, PullPage } from '../types';
-import { isGithubRateLimitMessage, parseGithubRateLimit } from './ratelimit';
-import {
-  githubErrorSchema,
-  githubIssueListSchema,
-  type GithubConfig,
-  type GithubCredentials,
-  type GithubIssue,
-} from './schemas';
+import { githubFetchOptions, githubHeaders, repoUrl } from './api';
+import { stripIdempotencyMarker } from './idempotency';
+import { githubIssueListSchema, type GithubConfig, type GithubCredentials, type GithubIssue } from './schemas';
+
+// Kept importable from here: tests and callers predate api.ts.
+export { describeGithubError, githubHeaders } from './api';
 
 /** GitHub's maximum page size for this endpoint. */
 const PER_PAGE = 100;
-/** Pin the REST API version (https://docs.github.com/rest/about-the-rest-api/api-versions). */
-const API_VERSION = '2022-11-28';
-const USER_AGENT = 'castiel-sync';
 const OPERATION = 'GitHub list issues';
 
 /**
@@ -55,12 +50,7 @@ export async function* pullGithubIssues(
   let url: URL = start.next ?? firstPageUrl(base, ctx.config, since);
 
   for (;;) {
-    const response = await providerFetch(ctx, url, { method: 'GET', headers: githubHeaders(ctx.credentials) }, {
-      parseRateLimit: (status, headers) => parseGithubRateLimit(status, headers),
-      describe: describeGithubError,
-      isRateLimitMessage: isGithubRateLimitMessage,
-      operation: OPERATION,
-    });
+    const response = await providerFetch(ctx, url, { method: 'GET', headers: githubHeaders(ctx.credentials) }, githubFetchOptions(OPERATION));
     const next = nextLink(response.headers.get('link'), base);
     const parsed = githubIssueListSchema.safeParse(await readJson(response, OPERATION));
     if (!parsed.success) {
@@ -80,22 +70,13 @@ export async function* pullGithubIssues(
   }
 }
 
-export function githubHeaders(credentials: GithubCredentials): Record<string, string> {
-  return {
-    Authorization: `Bearer ${credentials.token}`,
-    Accept: 'application/vnd.github+json',
-    'X-GitHub-Api-Version': API_VERSION,
-    // GitHub rejects API requests without a User-Agent.
-    'User-Agent': USER_AGENT,
-  };
-}
-
-export function describeGithubError(body: unknown): string | undefined {
-  const parsed = githubErrorSchema.safeParse(body);
-  return parsed.success ? parsed.data.message : undefined;
-}
-
-function toRecord(issue: GithubIssue): NormalizedRecord {
+/**
+ * `externalId` is the issue's `id` (stable across renumbering by a transfer);
+ * `data.number` is what the REST paths take, and push reads it back from
+ * there. A body's idempotency marker (push.ts) is our bookkeeping, not the
+ * user's content, so it is left out of `data.body`.
+ */
+export function toRecord(issue: GithubIssue): NormalizedRecord {
   return {
     externalId: String(issue.id),
     entityType: issue.pull_request ? 'pull_request' : 'issue',
@@ -105,7 +86,7 @@ function toRecord(issue: GithubIssue): NormalizedRecord {
       number: issue.number,
       title: issue.title,
       state: issue.state,
-      body: issue.body ?? null,
+      body: stripIdempotencyMarker(issue.body ?? null),
       user: issue.user?.login ?? null,
       labels: issue.labels.flatMap((l) => (typeof l === 'string' ? [l] : l.name ? [l.name] : [])),
       html_url: issue.html_url,
@@ -142,9 +123,7 @@ function startingPoint(cursor: Cursor | undefined, base: URL): StartingPoint {
 }
 
 function firstPageUrl(base: URL, config: GithubConfig, since: string | undefined): URL {
-  const path = `repos/${encodeURIComponent(config.owner)}/${encodeURIComponent(config.repo)}/issues`;
-  // Keep a path prefix on the base URL (GitHub Enterprise serves the API under /api/v3).
-  const url = new URL(path, base.href.endsWith('/') ? base.href : `${base.href}/`);
+  const url = repoUrl(base, config, 'issues');
   const params: Record<string, string> = { state: 'all', sort: 'updated', direction: 'asc', per_page: String(PER_PAGE) };
   if (since !== undefined) params.since = since;
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);

@@ -21,19 +21,65 @@ export const githubConfigSchema = z.object({
     .regex(REPO, 'not a valid GitHub repository name')
     // `.` and `..` match the character rule but would walk the URL path.
     .refine((name) => name !== '.' && name !== '..', 'not a valid GitHub repository name'),
+  /**
+   * Where the OAuth web flow lives (`/login/oauth/authorize`,
+   * `/login/oauth/access_token`) when it cannot be derived from the API base
+   * URL: see oauthBaseUrl() in auth.ts. http(s) only, no query or fragment.
+   */
+  oauthBaseUrl: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'must not carry a query or fragment')
+    .optional(),
 });
 export type GithubConfig = z.infer<typeof githubConfigSchema>;
 
+const timestamp = z.iso.datetime({ offset: true });
+const secretString = z.string().min(1).max(1024);
+
 /**
- * A discriminated union on `type` so OAuth user tokens and GitHub App
- * installations can join later without touching stored token credentials.
+ * A discriminated union on `type`:
+ * - `token`: a personal access token, or an OAuth token that never expires
+ *   (classic OAuth apps, and GitHub Apps with token expiration turned off).
+ * - `oauth`: an expiring user access token (8 h) with its refresh token
+ *   (~6 months, rotated on every use). Refreshing needs the app's client id
+ *   and secret, and AuthSupport.refresh gets no OAuth client, so they travel
+ *   with the credentials (which live in Key Vault, never in config).
  */
 export const githubCredentialsSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('token'), token: z.string().min(1).max(1024) }),
+  z.object({ type: z.literal('token'), token: secretString }),
+  z.object({
+    type: z.literal('oauth'),
+    accessToken: secretString,
+    refreshToken: secretString,
+    expiresAt: timestamp,
+    refreshTokenExpiresAt: timestamp.optional(),
+    clientId: z.string().min(1).max(256),
+    clientSecret: secretString,
+  }),
 ]);
 export type GithubCredentials = z.infer<typeof githubCredentialsSchema>;
+export type GithubOAuthCredentials = Extract<GithubCredentials, { type: 'oauth' }>;
 
-const timestamp = z.iso.datetime({ offset: true });
+/**
+ * `POST /login/oauth/access_token` answers (Accept: application/json).
+ * https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
+ * Expiry fields are absent when the app's tokens do not expire. Errors come
+ * back as HTTP 200 with `error` (githubTokenErrorSchema), so a body is
+ * checked against that first.
+ */
+export const githubTokenSchema = z
+  .object({
+    access_token: secretString,
+    token_type: z.string().optional(),
+    scope: z.string().optional(),
+    expires_in: z.coerce.number().int().positive().optional(),
+    refresh_token: secretString.optional(),
+    refresh_token_expires_in: z.coerce.number().int().positive().optional(),
+  })
+  .loose();
+export type GithubToken = z.infer<typeof githubTokenSchema>;
+
+export const githubTokenErrorSchema = z.object({ error: z.string().min(1), error_description: z.string().optional() }).loose();
 
 /** An item of `GET /repos/{owner}/{repo}/issues` (https://docs.github.com/rest/issues/issues#list-repository-issues). */
 export const githubIssueSchema = z
@@ -64,3 +110,26 @@ export const githubErrorSchema = z.object({ message: z.string() }).loose();
 
 /** A webhook payload: always a JSON object; `action` says what happened for most events. */
 export const githubWebhookPayloadSchema = z.object({ action: z.string().optional() }).loose();
+
+/**
+ * GitHub's own ceilings, from its 422 answers ("body is too long (maximum is
+ * 65536 characters)", "title is too long (maximum is 256 characters)"):
+ * checked here so an oversized push fails with a reason before any request.
+ */
+export const MAX_ISSUE_BODY = 65_536;
+export const MAX_ISSUE_TITLE = 256;
+
+/**
+ * What a push of an `issue` reads from `PushOperation.payload`. Other keys
+ * (a pulled record's `user`, `html_url`, timestamps…) are ignored, so a
+ * pulled record's data can be pushed back as it is.
+ */
+export const githubIssuePayloadSchema = z.object({
+  /** The issue number; pulled records carry it in `data.number` (see push.ts). */
+  number: z.number().int().positive().optional(),
+  title: z.string().min(1).max(MAX_ISSUE_TITLE).optional(),
+  body: z.string().max(MAX_ISSUE_BODY).nullable().optional(),
+  state: z.enum(['open', 'closed']).optional(),
+  labels: z.array(z.string().min(1)).optional(),
+});
+export type GithubIssuePayload = z.infer<typeof githubIssuePayloadSchema>;
