@@ -8,7 +8,7 @@ import { messageInfo } from './queue-adapter';
 async function handler(message: unknown, context: InvocationContext): Promise<void> {
   const s = await getServices();
   const outcome = await handleOutbound(s.outboundDeps, message, messageInfo(context));
-  context.log(`outbound ${outcome.kind}: ${outcome.reason}`);
+  context.log(`outbound ${outcome.kind}`, JSON.stringify(outcome));
 }
 
 queueFunction('SyncOutboundWorker', { queueName: QUEUES.syncOutbound, handler });

@@ -96,7 +96,7 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
     syncDeps: { ...base, secrets, kv: adapters.kv, queue: adapters.queue, providers, fetch: overrides.fetch ?? fetch, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
     adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES },
     scheduleDeps: { ...base, queue: adapters.queue },
-    outboundDeps: { ...base, providers },
+    outboundDeps: { ...base, providers, secrets, kv: adapters.kv, queue: adapters.queue, fetch: overrides.fetch ?? fetch },
     refresherDeps: { ...base, secrets: adapters.secrets },
     healthChecks: [
       { name: 'store', check: () => adapters.store.ping() },

@@ -28,6 +28,8 @@ export const outboundJobSchema = z.object({
   recordId: z.string().min(1).max(255),
   payload: z.record(z.string(), z.unknown()),
   idempotencyKey: z.string().min(1).max(200),
+  /** Retries so far (transient failures back off by scheduling a new message). */
+  attempt: z.number().int().min(0).max(100).optional(),
 });
 export type OutboundJob = z.infer<typeof outboundJobSchema>;
 

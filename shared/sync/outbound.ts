@@ -1,24 +1,46 @@
+import type { SecretCache } from '../credentials/cache';
+import type { Integration, SyncRecord } from '../domain/types';
+import { AuthError, describeError, RateLimitedError, UnrecoverableError } from '../errors';
+import type { KeyValueStore } from '../kv/port';
 import { QUEUES } from '../messaging/names';
-import { describeIssues, outboundJobSchema } from '../messaging/messages';
+import { describeIssues, outboundJobSchema, type OutboundJob } from '../messaging/messages';
+import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
-import type { ProviderRegistry } from '../providers/types';
+import type { ProviderDefinition, ProviderRegistry, PushResult } from '../providers/types';
+import type { Stored } from '../storage/port';
 import type { Repositories } from '../storage/repositories';
+import { backoffDelay } from './backoff';
 import { parkMessage } from './deadletters';
 import type { MessageInfo } from './deps';
+import { shardFor as shardOf } from './page';
+import { recordAfterPush } from './pushed';
 
 export interface OutboundDeps {
   repos: Repositories;
   providers: ProviderRegistry;
+  secrets: SecretCache;
+  kv: KeyValueStore;
+  queue: QueueSender;
   logger: Logger;
+  fetch: typeof fetch;
   now: () => Date;
 }
 
-export type OutboundOutcome = { kind: 'parked'; reason: string };
+export type OutboundOutcome =
+  | { kind: 'pushed'; externalId: string }
+  | { kind: 'duplicate'; externalId: string }
+  | { kind: 'superseded'; reason: string }
+  | { kind: 'rescheduled'; at: string; reason: string }
+  | { kind: 'parked'; reason: string };
+
+/** A push done once stays done for a week: a redelivered message is recognised and not pushed again. */
+const DONE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const doneKey = (integrationId: string, key: string): string => `push:{${integrationId}}:${key}`;
 
 /**
- * The outbound worker as far as the foundation goes: validate, resolve the
- * integration, and park what cannot be pushed yet with a reason (provider push
- * arrives with the providers and sync-engine work). Nothing is dropped.
+ * Push one local change to the provider, idempotently. Transient failures
+ * reschedule with backoff; permanent ones are parked with a reason; auth
+ * failures mark the integration needs_reauth. Nothing is dropped silently.
  */
 export async function handleOutbound(deps: OutboundDeps, body: unknown, message: MessageInfo): Promise<OutboundOutcome> {
   const park = async (tenantId: string | undefined, reason: string, description: string): Promise<OutboundOutcome> => {
@@ -31,6 +53,83 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
   const job = parsed.data;
   const integration = await deps.repos.getIntegration(job.tenantId, job.integrationId);
   if (!integration) return park(job.tenantId, 'IntegrationNotFound', `No integration ${job.integrationId}`);
-  if (!deps.providers.get(integration.provider)) return park(job.tenantId, 'UnknownProvider', integration.provider);
-  return park(job.tenantId, 'PushNotSupported', `Push for ${integration.provider} ${job.entityType} is not implemented yet`);
+  const provider = deps.providers.get(integration.provider);
+  if (!provider?.push?.entityTypes.includes(job.entityType)) {
+    return park(job.tenantId, 'PushNotSupported', `${integration.provider} cannot push ${job.entityType}`);
+  }
+  const done = await deps.kv.get(doneKey(integration.id, job.idempotencyKey));
+  if (done !== undefined) return { kind: 'duplicate', externalId: done };
+
+  const found = await findRecord(deps.repos, integration, job);
+  if (job.op !== 'create' && !found) return park(job.tenantId, 'RecordNotFound', `No record ${job.recordId}`);
+  // The local change was overridden (provider-wins, an admin resolution, a newer edit): nothing to push.
+  if (found && found.record.local?.idempotencyKey !== job.idempotencyKey && job.op !== 'create') {
+    return { kind: 'superseded', reason: 'the record no longer holds this local change' };
+  }
+  try {
+    const result = await push(deps, integration, provider, job, found?.record);
+    await deps.kv.set(doneKey(integration.id, job.idempotencyKey), result.externalId, DONE_TTL_MS);
+    await recordAfterPush(deps.repos, integration, job, found, result, deps.now());
+    return { kind: 'pushed', externalId: result.externalId };
+  } catch (error) {
+    return settle(deps, job, integration, error, park);
+  }
+}
+
+async function push(deps: OutboundDeps, integration: Integration, provider: ProviderDefinition, job: OutboundJob, record: SyncRecord | undefined): Promise<PushResult> {
+  const secret = await deps.secrets.get(integration.credentialsSecret);
+  const credentials = provider.credentialsSchema.safeParse(secret ? JSON.parse(secret.value) : undefined);
+  if (!credentials.success) throw new AuthError('Stored credentials are missing or invalid');
+  const config = provider.configSchema.safeParse(integration.config);
+  if (!config.success) throw new UnrecoverableError('Integration config is invalid');
+  if (!provider.push) throw new UnrecoverableError('push not supported');
+  return provider.push.apply(
+    { baseUrl: integration.baseUrl, config: config.data, credentials: credentials.data, fetch: deps.fetch },
+    {
+      op: job.op,
+      entityType: job.entityType,
+      ...(record ? { externalId: record.externalId } : {}),
+      payload: { ...(record?.data ?? {}), ...job.payload },
+      idempotencyKey: job.idempotencyKey,
+    },
+  );
+}
+
+async function findRecord(repos: Repositories, integration: Integration, job: OutboundJob): Promise<{ record: Stored<SyncRecord>; shard: ReturnType<typeof shardOf> } | undefined> {
+  const shard = shardOf(integration, job.entityType);
+  const record = await repos.getRecord(integration.tenantId, job.recordId, shard);
+  return record ? { record, shard } : undefined;
+}
+
+async function settle(
+  deps: OutboundDeps,
+  job: OutboundJob,
+  integration: Integration,
+  error: unknown,
+  park: (tenantId: string, reason: string, description: string) => Promise<OutboundOutcome>,
+): Promise<OutboundOutcome> {
+  const reason = describeError(error);
+  if (error instanceof AuthError) {
+    const fresh = await deps.repos.getIntegration(integration.tenantId, integration.id);
+    if (fresh) {
+      const { etag: _etag, ...doc } = fresh;
+      await deps.repos.putIntegration({ ...doc, status: 'needs_reauth', updatedAt: deps.now().toISOString() });
+    }
+    deps.secrets.invalidate(integration.credentialsSecret);
+    return park(job.tenantId, 'AuthFailed', reason);
+  }
+  if (error instanceof UnrecoverableError) return park(job.tenantId, 'Unrecoverable', reason);
+  const attempt = (job.attempt ?? 0) + 1;
+  const delay = error instanceof RateLimitedError ? error.retryAfterMs : backoffDelay(attempt);
+  if (delay === undefined) return park(job.tenantId, 'RetriesExhausted', `after ${attempt - 1} retries: ${reason}`);
+  const at = new Date(deps.now().getTime() + delay);
+  // Same idempotency key: a retried create is recognised by the provider or by the done-ledger.
+  await deps.queue.send(QUEUES.syncOutbound, {
+    messageId: `${job.idempotencyKey}:retry:${attempt}`,
+    body: { ...job, attempt },
+    scheduledEnqueueTime: at,
+    applicationProperties: { tenantId: job.tenantId, op: job.op },
+  });
+  deps.logger.warn('outbound push rescheduled', { integrationId: integration.id, attempt, at: at.toISOString(), reason });
+  return { kind: 'rescheduled', at: at.toISOString(), reason };
 }

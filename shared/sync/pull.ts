@@ -1,12 +1,14 @@
 import { runIdForMessage } from '../domain/ids';
 import type { Integration } from '../domain/types';
 import { AuthError, describeError, isSyncError, RateLimitedError, UnrecoverableError } from '../errors';
-import { MAX_DELIVERY_COUNT, QUEUES } from '../messaging/names';
+import { QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
 import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
 import { saveCursor } from './checkpoint';
+import { backoffDelay } from './backoff';
 import { readAhead } from './concurrency';
+import { parkMessage } from './deadletters';
 import type { MessageInfo, SyncDeps } from './deps';
 import { applyStagedDeletes, processPage } from './page';
 import { RunTracker } from './runs';
@@ -26,9 +28,11 @@ export const BUSY_RETRY_MS = 30_000;
 const lockKey = (integrationId: string): string => `lock:sync:{${integrationId}}`;
 
 /**
- * Runs one pull sync through its ten phases. Returns an outcome for settled
- * cases; throws a RetryableError (or any unexpected error) when the message
- * should be redelivered — the run then continues from its last checkpoint.
+ * Runs one pull sync through its ten phases and settles every failure itself:
+ * rate limits and transient errors reschedule the run (it resumes from its
+ * last checkpoint), auth failures mark the integration needs_reauth, and
+ * permanent failures fail the run. Only a failure to record any of that
+ * (the store itself down) throws, leaving the message to the host's redelivery.
  */
 export async function runPullSync(deps: SyncDeps, job: SyncJob, message: MessageInfo): Promise<SyncOutcome> {
   const integration = await deps.repos.getIntegration(job.tenantId, job.integrationId);
@@ -128,11 +132,17 @@ async function settleFailure(
     log.error('sync failed', { reason });
     return { kind: 'failed', runId: run.id, reason };
   }
-  // Retryable or unexpected: redelivery resumes from the last checkpoint.
-  if (message.deliveryCount >= MAX_DELIVERY_COUNT) await run.fail(deps.now(), `gave up after ${message.deliveryCount} deliveries: ${reason}`);
-  else await run.note(`attempt ${message.deliveryCount} failed: ${reason}`);
-  log.warn('sync attempt failed; will be redelivered', { reason, deliveryCount: message.deliveryCount });
-  throw error;
+  // Transient (or unexpected): back off with a scheduled message instead of the host's
+  // immediate redelivery; the retry resumes from the last checkpoint.
+  const delay = backoffDelay((job.attempt ?? 0) + 1);
+  if (delay === undefined) {
+    await run.fail(deps.now(), `gave up after ${job.attempt ?? 0} retries: ${reason}`);
+    await parkMessage(deps.repos, QUEUES.syncInbound, message.messageId, job, job.tenantId, 'RetriesExhausted', reason, deps.now());
+    log.error('sync failed after retries; message parked', { reason });
+    return { kind: 'failed', runId: run.id, reason };
+  }
+  log.warn('sync attempt failed; retrying with backoff', { reason, attempt: (job.attempt ?? 0) + 1 });
+  return reschedule(deps, { ...job, runId: run.id }, run, delay, reason);
 }
 
 async function sendFollowUp(deps: SyncDeps, job: SyncJob, run: RunTracker, kind: 'retry' | 'cont', at?: Date): Promise<SyncJob> {

@@ -1,6 +1,6 @@
 import { startGithubSandbox, type GithubSandbox } from '../../local/sandbox/github';
 import { QUEUES } from '../../shared/messaging/names';
-import type { SyncJob } from '../../shared/messaging/messages';
+import { syncJobSchema, type SyncJob } from '../../shared/messaging/messages';
 import { runPullSync } from '../../shared/sync/pull';
 import { seedGithubIntegration, type GithubSeed } from '../helpers/api';
 import { embeddedServices, type TestServices } from '../helpers/services';
@@ -83,14 +83,17 @@ test('a crash after the first page resumes from the checkpoint on redelivery and
     return fetch(input, init);
   };
   const deps = { ...t.services.syncDeps, fetch: flaky };
-  const first = msg(1);
-  await expect(runPullSync(deps, job(), first)).rejects.toThrow();
+  const first = await runPullSync(deps, job(), msg(1));
+  expect(first.kind).toBe('rescheduled');
   const mid = await t.services.repos.getIntegration(seed.tenantId, seed.integrationId);
   expect(mid?.cursor).toHaveProperty('next');
   expect(await allRecords()).toHaveLength(100);
 
-  const outcome = await runPullSync(deps, job(), { messageId: first.messageId, deliveryCount: 2 });
-  expect(outcome.kind).toBe('succeeded');
+  // The backoff message carries the same run; it resumes from the checkpoint.
+  const [retry] = t.queue.peek(QUEUES.syncInbound);
+  expect(retry?.state).toBe('scheduled');
+  const outcome = await runPullSync(deps, syncJobSchema.parse(retry?.body), { messageId: retry?.messageId ?? '', deliveryCount: 1 });
+  expect(outcome).toEqual({ kind: 'succeeded', runId: first.kind === 'rescheduled' ? first.runId : '' });
   const records = await allRecords();
   expect(records).toHaveLength(250);
   expect(new Set(records.map((r) => r.id)).size).toBe(250);
@@ -132,10 +135,29 @@ test('a second job while a run holds the integration is rescheduled, not run in 
   expect(t.queue.depth(QUEUES.syncInbound)).toBe(1);
 });
 
-test('a retryable failure on the last allowed delivery fails the run before the message dead-letters', async () => {
+test('transient failures back off 30 s, 2 min, 10 min (with jitter), then fail the run and park the message', async () => {
+  const delays: number[] = [];
+  let current = job({ runId: 'run-backoff' });
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    gh.failNext(1, 502);
+    const before = Date.now();
+    const outcome = await runPullSync(t.services.syncDeps, current, msg());
+    expect(outcome.kind).toBe('rescheduled');
+    const scheduled = t.queue.peek(QUEUES.syncInbound).find((m) => (m.body as { attempt?: number }).attempt === attempt);
+    expect(scheduled?.state).toBe('scheduled');
+    delays.push(Date.parse(outcome.kind === 'rescheduled' ? outcome.at : '') - before);
+    current = syncJobSchema.parse(scheduled?.body);
+  }
+  expect(delays[0]).toBeGreaterThanOrEqual(24_000);
+  expect(delays[0]).toBeLessThanOrEqual(36_500);
+  expect(delays[1]).toBeGreaterThanOrEqual(96_000);
+  expect(delays[2]).toBeGreaterThanOrEqual(480_000);
   gh.failNext(1, 502);
-  await expect(runPullSync(t.services.syncDeps, job({ runId: 'run-last' }), msg(10))).rejects.toThrow(/502/);
-  const run = await t.services.repos.getRun(seed.tenantId, 'run-last');
+  const last = await runPullSync(t.services.syncDeps, current, msg());
+  expect(last.kind).toBe('failed');
+  const run = await t.services.repos.getRun(seed.tenantId, 'run-backoff');
   expect(run?.status).toBe('failed');
-  expect(run?.error).toMatch(/gave up after 10 deliveries/);
+  expect(run?.error).toMatch(/gave up after 3 retries/);
+  const parked = await t.services.repos.listDeadLetters(seed.tenantId, 10);
+  expect(parked.items.map((d) => d.reason)).toEqual(['RetriesExhausted']);
 });
