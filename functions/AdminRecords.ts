@@ -1,3 +1,4 @@
+import { patchRecord } from '../shared/api/local-changes';
 import { listRecords } from '../shared/api/records';
 import { httpFunction } from './definitions';
 import { apiHandler } from './http-adapter';
@@ -7,4 +8,11 @@ httpFunction('AdminRecords', {
   methods: ['GET'],
   authLevel: 'function',
   handler: apiHandler((s, request) => listRecords(s.adminDeps, request)),
+});
+
+httpFunction('AdminRecordEdit', {
+  route: 'admin/tenants/{tenantId}/records/{recordId}',
+  methods: ['PATCH'],
+  authLevel: 'function',
+  handler: apiHandler((s, request) => patchRecord(s.adminDeps, request)),
 });

@@ -1,4 +1,6 @@
 /** Loads every function so each registers itself (the worker also loads these files by the `main` glob). */
+import './AdminConflicts';
+import './AdminDeadLetters';
 import './AdminIntegrations';
 import './AdminRecords';
 import './AdminSync';

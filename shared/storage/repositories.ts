@@ -18,6 +18,7 @@ export interface DeadLetterDoc extends DocumentBase {
   description: string;
   body: unknown;
   parkedAt: string;
+  requeuedAt?: string;
 }
 
 /** Thin typed access to the store; no business rules here. */
@@ -123,8 +124,12 @@ export class Repositories {
     });
   }
 
-  parkDeadLetter(doc: DeadLetterDoc): Promise<Stored<DeadLetterDoc>> {
-    return this.store.upsert(CONTAINERS.deadLetters, doc);
+  parkDeadLetter(doc: DeadLetterDoc, ifMatch?: string): Promise<Stored<DeadLetterDoc>> {
+    return this.store.upsert(CONTAINERS.deadLetters, doc, ifMatch === undefined ? {} : { ifMatch });
+  }
+
+  getDeadLetter(tenantId: string, id: string): Promise<Stored<DeadLetterDoc> | undefined> {
+    return this.store.get<DeadLetterDoc>(CONTAINERS.deadLetters, tenantId, id);
   }
 
   listDeadLetters(tenantId: string, limit: number, continuation?: string): Promise<Page<Stored<DeadLetterDoc>>> {

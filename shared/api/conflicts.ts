@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { contentHash } from '../domain/ids';
+import type { Conflict, LocalChange } from '../domain/types';
+import { InputError } from '../errors';
+import { QUEUES } from '../messaging/names';
+import type { OutboundJob } from '../messaging/messages';
+import { isRecordShard } from '../storage/names';
+import type { AdminDeps } from './deps';
+import { adminRoute, ok, parseWith, readJson } from './http';
+import { idSchema, pageParams, routeId } from './ids';
+
+const resolution = z.union([
+  z.strictObject({ pick: z.enum(['local', 'provider']) }),
+  z.strictObject({ merge: z.record(z.string().min(1).max(64), z.enum(['local', 'provider'])).refine((m) => Object.keys(m).length > 0, 'name at least one field') }),
+]);
+
+export function conflictView(c: Conflict): Record<string, unknown> {
+  return {
+    id: c.id,
+    integrationId: c.integrationId,
+    recordId: c.recordId,
+    entityType: c.entityType,
+    externalId: c.externalId,
+    status: c.status,
+    local: { data: c.local.data, updatedAt: c.local.updatedAt, op: c.local.op },
+    provider: { data: c.provider.data, updatedAt: c.provider.updatedAt, deleted: c.provider.deleted },
+    createdAt: c.createdAt,
+    resolvedAt: c.resolvedAt ?? null,
+    resolution: c.resolution ?? null,
+  };
+}
+
+export const listConflicts = adminRoute<AdminDeps>(async (deps, request) => {
+  const tenantId = routeId(request.params, 'tenantId');
+  const { limit, continuation } = pageParams(request.query);
+  const filters = parseWith(
+    z.object({ integrationId: idSchema.optional(), status: z.enum(['open', 'resolved']).optional() }),
+    { integrationId: request.query.get('integrationId') ?? undefined, status: request.query.get('status') ?? undefined },
+    'query',
+  );
+  const where: Record<string, string> = {};
+  if (filters.integrationId !== undefined) where.integrationId = filters.integrationId;
+  if (filters.status !== undefined) where.status = filters.status;
+  const page = await deps.repos.listConflicts(tenantId, where, limit, continuation);
+  return ok({ items: page.items.map(conflictView), ...(page.continuation ? { continuation: page.continuation } : {}) });
+});
+
+/**
+ * Resolve a manual conflict: take the provider's version, keep the local one
+ * (it is pushed), or merge field by field (the merge is pushed). The record and
+ * the conflict are written with ETags, so two admins cannot both resolve it.
+ */
+export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
+  const tenantId = routeId(request.params, 'tenantId');
+  const conflictId = z.string().regex(/^[a-f0-9]{40}$/).safeParse(request.params.conflictId);
+  if (!conflictId.success) throw new InputError(400, 'conflictId: not a conflict id');
+  const body = await readJson(request, resolution);
+  const conflict = await deps.repos.getConflict(tenantId, conflictId.data);
+  if (!conflict) throw new InputError(404, 'Conflict not found');
+  if (conflict.status !== 'open') throw new InputError(409, 'Conflict is already resolved');
+  if (!isRecordShard(conflict.shard)) throw new InputError(409, 'Conflict points at an unknown shard');
+  const record = await deps.repos.getRecord(tenantId, conflict.recordId, conflict.shard);
+  if (!record) throw new InputError(404, 'The conflicting record no longer exists');
+
+  const now = deps.now().toISOString();
+  const { etag, local: _local, ...doc } = record;
+  const providerSide = { ...doc, data: conflict.provider.data, updatedAt: conflict.provider.updatedAt, deleted: conflict.provider.deleted, contentHash: conflict.provider.contentHash, syncedAt: now };
+  let push: LocalChange | undefined;
+  if ('pick' in body && body.pick === 'local') {
+    push = { ...conflict.local, idempotencyKey: `resolve-${randomUUID()}` };
+  } else if ('merge' in body) {
+    const merged: Record<string, unknown> = { ...conflict.provider.data };
+    for (const [field, side] of Object.entries(body.merge)) {
+      const source = side === 'local' ? conflict.local.data : conflict.provider.data;
+      if (field in source) merged[field] = source[field];
+      else delete merged[field];
+    }
+    push = { data: merged, updatedAt: now, op: 'update', idempotencyKey: `resolve-${randomUUID()}` };
+  }
+  // The record takes the provider's version now; a chosen local or merged version is pushed and lands when it succeeds.
+  await deps.repos.putRecord({ ...providerSide, contentHash: contentHash(providerSide.data, providerSide.deleted), ...(push ? { local: push } : {}) }, etag, conflict.shard);
+  const { etag: conflictEtag, ...conflictDoc } = conflict;
+  await deps.repos.putConflict({ ...conflictDoc, status: 'resolved', resolvedAt: now, resolution: 'pick' in body ? body.pick : 'merge' }, conflictEtag);
+  if (push) {
+    const job: OutboundJob = {
+      tenantId,
+      integrationId: conflict.integrationId,
+      op: push.op,
+      entityType: conflict.entityType,
+      recordId: conflict.recordId,
+      payload: push.data,
+      idempotencyKey: push.idempotencyKey,
+    };
+    await deps.queue.send(QUEUES.syncOutbound, { messageId: push.idempotencyKey, body: job, applicationProperties: { tenantId, op: push.op } });
+  }
+  return ok({ id: conflict.id, status: 'resolved', resolution: 'pick' in body ? body.pick : 'merge', pushQueued: push !== undefined });
+});
