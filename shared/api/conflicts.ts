@@ -70,12 +70,10 @@ export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
   if ('pick' in body && body.pick === 'local') {
     push = { ...conflict.local, idempotencyKey: `resolve-${randomUUID()}` };
   } else if ('merge' in body) {
-    const merged: Record<string, unknown> = { ...conflict.provider.data };
-    for (const [field, side] of Object.entries(body.merge)) {
-      const source = side === 'local' ? conflict.local.data : conflict.provider.data;
-      if (field in source) merged[field] = source[field];
-      else delete merged[field];
-    }
+    const pickFrom = (field: string): Record<string, unknown> => (body.merge[field] === 'local' ? conflict.local.data : conflict.provider.data);
+    const fields = new Set([...Object.keys(conflict.provider.data), ...Object.keys(body.merge)]);
+    // Each named field comes from its chosen side (absent there → absent here); the rest from the provider.
+    const merged = Object.fromEntries([...fields].filter((f) => f in pickFrom(f)).map((f) => [f, pickFrom(f)[f]]));
     push = { data: merged, updatedAt: now, op: 'update', idempotencyKey: `resolve-${randomUUID()}` };
   }
   // The record takes the provider's version now; a chosen local or merged version is pushed and lands when it succeeds.

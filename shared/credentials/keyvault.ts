@@ -163,11 +163,13 @@ export class KeyVaultSecretStore implements SecretStore {
 }
 
 function toSetOptions(options: SecretWrite): SetSecretOptions {
-  const { expiresOn, contentType } = options;
+  const { expiresOn, contentType, abortSignal } = options;
   return {
     tags: { ...(options.tags ?? {}) },
     ...(contentType !== undefined ? { contentType } : {}),
     ...(expiresOn !== undefined ? { expiresOn } : {}),
+    // The pipeline stops retrying once it fires (credential writers bound writes by their lease).
+    ...(abortSignal !== undefined ? { abortSignal } : {}),
   };
 }
 

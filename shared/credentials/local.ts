@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError, UnrecoverableError } from '../errors';
+import { InputError, RetryableError, UnrecoverableError } from '../errors';
 import { assertSecretName } from './port';
 import type { SecretStore, SecretValue, SecretWrite } from './port';
 
@@ -122,6 +122,8 @@ export class LocalSecretStore implements SecretStore {
     assertSecretWrite(name, value, options);
     const expiresOn = options.expiresOn === undefined ? undefined : toWholeSeconds(options.expiresOn).toISOString();
     return withFileLock(this.file, async () => {
+      // Checked once the file lock is ours: a writer whose lease ran out while queued must not land.
+      if (options.abortSignal?.aborted === true) throw new RetryableError(`Write of secret "${name}" was aborted`);
       const store = (await this.load()) ?? this.emptyFile();
       const key = name.toLowerCase();
       const entry = store.secrets[key] ?? { name, versions: [] };

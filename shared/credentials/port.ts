@@ -12,6 +12,12 @@ export interface SecretWrite {
   tags?: Record<string, string>;
   contentType?: string;
   expiresOn?: Date;
+  /**
+   * Abandon the write when this fires (a credential writer's lease ran out):
+   * no retry is sent after it, so a writer whose lock expired cannot land a
+   * write after the next lock holder has read the secret.
+   */
+  abortSignal?: AbortSignal;
 }
 
 /**

@@ -51,6 +51,14 @@ export class InMemoryKeyValueStore implements KeyValueStore {
     return this.run(() => this.live(key)?.value === expected && this.slots.delete(key));
   }
 
+  expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    return this.run(() => {
+      if (this.live(key)?.value !== expected) return false;
+      this.write(key, expected, ttlMs);
+      return true;
+    });
+  }
+
   delete(key: string): Promise<void> {
     return this.run(() => {
       this.slots.delete(key);

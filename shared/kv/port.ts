@@ -11,6 +11,8 @@ export interface KeyValueStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Delete only when the current value equals `expected` (lock release). True when deleted. */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
+  /** Set a new TTL only when the current value equals `expected` (lock renewal). True when renewed. */
+  expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean>;
   /** Delete unconditionally. */
   delete(key: string): Promise<void>;
   /** Remaining TTL in ms, or undefined when the key is absent. */

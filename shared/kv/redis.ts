@@ -21,6 +21,24 @@ return 0
 
 export const DELETE_IF_EQUALS_SHA = createHash('sha1').update(DELETE_IF_EQUALS_SCRIPT).digest('hex');
 
+/**
+ * Extend a key's TTL only while it still holds the caller's value: a lock
+ * holder renews its lease without reviving one that lapsed and was taken.
+ *
+ * KEYS[1]  the key
+ * ARGV[1]  the expected value
+ * ARGV[2]  the new TTL in milliseconds
+ * Reply    integer 1 when the TTL was set, 0 when absent or holding another value
+ */
+export const EXPIRE_IF_EQUALS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`;
+
+export const EXPIRE_IF_EQUALS_SHA = createHash('sha1').update(EXPIRE_IF_EQUALS_SCRIPT).digest('hex');
+
 /** What the store needs from ioredis: narrow, so tests can hand in a fake. */
 export type RedisKvClient = RedisConnectable & Pick<Redis, 'get' | 'set' | 'del' | 'pttl' | 'evalsha' | 'eval' | 'ping' | 'quit' | 'disconnect'>;
 
@@ -50,17 +68,23 @@ export class RedisKeyValueStore implements KeyValueStore {
   }
 
   async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    return (await this.script(DELETE_IF_EQUALS_SCRIPT, DELETE_IF_EQUALS_SHA, key, [expected])) === 1;
+  }
+
+  async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    const px = checkTtl(ttlMs);
+    return (await this.script(EXPIRE_IF_EQUALS_SCRIPT, EXPIRE_IF_EQUALS_SHA, key, [expected, String(px)])) === 1;
+  }
+
+  private async script(source: string, sha: string, key: string, argv: string[]): Promise<unknown> {
     await ensureRedisReady(this.client);
-    const args = [1, this.k(key), expected] as const;
-    let reply: unknown;
     try {
-      reply = await this.client.evalsha(DELETE_IF_EQUALS_SHA, ...args);
+      return await this.client.evalsha(sha, 1, this.k(key), ...argv);
     } catch (e) {
       // The script cache is empty after a restart, failover or SCRIPT FLUSH: EVAL loads it again.
       if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
-      reply = await this.client.eval(DELETE_IF_EQUALS_SCRIPT, ...args);
+      return this.client.eval(source, 1, this.k(key), ...argv);
     }
-    return reply === 1;
   }
 
   async delete(key: string): Promise<void> {

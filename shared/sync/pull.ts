@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { runIdForMessage } from '../domain/ids';
 import type { Integration } from '../domain/types';
-import { AuthError, describeError, isSyncError, RateLimitedError, UnrecoverableError } from '../errors';
+import { AuthError, describeError, isSyncError, RateLimitedError, RetryableError, UnrecoverableError } from '../errors';
 import { QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
 import type { ProviderDefinition } from '../providers/types';
@@ -20,8 +21,12 @@ export type SyncOutcome =
   | { kind: 'continued'; runId: string }
   | { kind: 'failed'; runId: string; reason: string };
 
-/** One run per integration at a time; the lease outlives a crashed worker by at most this long. */
-export const SYNC_LOCK_TTL_MS = 15 * 60 * 1000;
+/**
+ * One run per integration at a time. The lease is short and renewed after
+ * every page, so a crashed worker blocks the integration for at most this
+ * long; a page must be processed within it.
+ */
+export const SYNC_LOCK_TTL_MS = 2 * 60 * 1000;
 /** How long a job waits before retrying when another run holds the integration. */
 export const BUSY_RETRY_MS = 30_000;
 
@@ -46,14 +51,16 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   const run = await RunTracker.open(deps.repos, ids, job.trigger, deps.now(), job.full === true);
   if (run.finished) return { kind: 'skipped', reason: 'run already finished (redelivery)' };
 
-  const key = lockKey(integration.id);
-  const held = (await deps.kv.setIfAbsent(key, runId, SYNC_LOCK_TTL_MS)) || (await deps.kv.get(key)) === runId;
-  if (!held) return reschedule(deps, job, run, BUSY_RETRY_MS, 'another run holds this integration');
+  // The lease names this invocation, not the run: two copies of one message must not both run.
+  const lease = { key: lockKey(integration.id), holder: `${runId}:${randomUUID()}` };
+  if (!(await deps.kv.setIfAbsent(lease.key, lease.holder, SYNC_LOCK_TTL_MS))) {
+    return reschedule(deps, job, run, BUSY_RETRY_MS, 'another run holds this integration');
+  }
 
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId });
   try {
     await run.start(deps.now());
-    const finished = await pullPages(deps, integration, provider, run);
+    const finished = await pullPages(deps, integration, provider, run, lease);
     if (!finished) {
       await continueLater(deps, job, run);
       log.info('sync continues in a new invocation (time budget reached)', { counts: run.counts });
@@ -64,12 +71,18 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   } catch (error) {
     return await settleFailure(deps, job, message, integration, run, error);
   } finally {
-    await deps.kv.deleteIfEquals(key, runId).catch((e: unknown) => { log.warn('lock release failed', { error: e }); });
+    await deps.kv.deleteIfEquals(lease.key, lease.holder).catch((e: unknown) => { log.warn('lock release failed', { error: e }); });
   }
 }
 
 /** Pages until done (true) or the time budget is spent at a page boundary (false). */
-async function pullPages(deps: SyncDeps, start: Stored<Integration>, provider: ProviderDefinition, run: RunTracker): Promise<boolean> {
+async function pullPages(
+  deps: SyncDeps,
+  start: Stored<Integration>,
+  provider: ProviderDefinition,
+  run: RunTracker,
+  lease: { key: string; holder: string },
+): Promise<boolean> {
   const began = Date.now();
   await run.enter('authorizing', deps.now());
   const secret = await deps.secrets.get(start.credentialsSecret);
@@ -94,9 +107,13 @@ async function pullPages(deps: SyncDeps, start: Stored<Integration>, provider: P
     await processPage(deps.repos, integration, page.records, run, deps.now);
     await run.flush(true);
     integration = await saveCursor(deps.repos, integration, page.cursor, undefined);
+    if (!(await deps.kv.expireIfEquals(lease.key, lease.holder, SYNC_LOCK_TTL_MS))) {
+      // The lease lapsed and may be someone else's now: stop here; the checkpoint is safe.
+      throw new RetryableError('sync lease lost');
+    }
     if (page.done) break;
     await run.enter('fetching', deps.now());
-    if (Date.now() - began > deps.timeBudgetMs) return false;
+    if (Date.now() - began >= deps.timeBudgetMs) return false;
   }
   await run.enter('completing', deps.now());
   await applyStagedDeletes(deps.repos, integration, run.stagedDeletes, run.id, deps.now());

@@ -94,6 +94,17 @@ export function describeKvContract(name: string, make: () => Promise<KvHarness>)
       expect(await store.deleteIfEquals('never-set', '')).toBe(false);
     });
 
+    it('expireIfEquals renews only the holder’s own lease', async () => {
+      await store.set('lease', 'owner-a', 200);
+      expect(await store.expireIfEquals('lease', 'owner-b', 60_000)).toBe(false);
+      expect(await store.expireIfEquals('lease', 'owner-a', 60_000)).toBe(true);
+      await h.advance(400);
+      expect(await store.get('lease')).toBe('owner-a');
+      expect(await store.ttlMs('lease')).toBeGreaterThan(50_000);
+      expect(await store.expireIfEquals('gone', 'owner-a', 60_000)).toBe(false);
+      expect(await store.get('gone')).toBeUndefined();
+    });
+
     it('a holder whose lock lapsed cannot release the next holder’s lock', async () => {
       expect(await store.setIfAbsent('lock', 'first', 100)).toBe(true);
       await h.advance(250);

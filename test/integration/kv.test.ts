@@ -4,6 +4,8 @@ import type Redis from 'ioredis';
 import { InMemoryKeyValueStore } from '../../shared/kv/memory';
 import {
   DELETE_IF_EQUALS_SCRIPT,
+  EXPIRE_IF_EQUALS_SCRIPT,
+  EXPIRE_IF_EQUALS_SHA,
   DELETE_IF_EQUALS_SHA,
   RedisKeyValueStore,
   createRedisClient,
@@ -100,6 +102,17 @@ describe('RedisKeyValueStore on real Redis', () => {
       expect(pttl).toBeGreaterThan(25_000);
       expect(pttl).toBeLessThanOrEqual(30_000);
     }
+  });
+
+  it('the expire-if-equals script loads into Redis under the SHA we compute, and replies 1 or 0', async () => {
+    expect(await admin.script('LOAD', EXPIRE_IF_EQUALS_SCRIPT)).toBe(EXPIRE_IF_EQUALS_SHA);
+    const key = `${PREFIX}renew`;
+    await admin.set(key, 'mine', 'PX', 1_000);
+    expect(await admin.evalsha(EXPIRE_IF_EQUALS_SHA, 1, key, 'theirs', '60000')).toBe(0);
+    expect(await admin.evalsha(EXPIRE_IF_EQUALS_SHA, 1, key, 'mine', '60000')).toBe(1);
+    expect(await admin.pttl(key)).toBeGreaterThan(50_000);
+    await admin.del(key);
+    expect(await admin.evalsha(EXPIRE_IF_EQUALS_SHA, 1, key, 'mine', '60000')).toBe(0);
   });
 
   it('the delete-if-equals script loads into Redis under the SHA we compute, and replies 1 or 0', async () => {

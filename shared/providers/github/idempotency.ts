@@ -14,6 +14,7 @@ const PREFIX = 'castiel:idempotency=';
 const SAFE_KEY = /^(?!.*--)[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Every marker this module writes, with the blank line that separates it from the body. */
 const MARKER = /(?:\r?\n){0,2}<!-- castiel:idempotency=[A-Za-z0-9._:-]{1,128} -->/g;
+const MARKER_ONLY = /<!-- castiel:idempotency=[A-Za-z0-9._:-]{1,128} -->/g;
 
 /** The key as written in the marker: itself when safe, else a SHA-256 of it (still deterministic). */
 export function markerValue(idempotencyKey: string): string {
@@ -42,6 +43,18 @@ export function stripIdempotencyMarker(body: string | null): string | null {
   if (body === null || !body.includes(PREFIX)) return body;
   const stripped = body.replace(MARKER, '');
   return stripped === '' ? null : stripped;
+}
+
+/**
+ * `next` with the markers of `previous` carried over: an update that sends a
+ * body (as pulled, so without markers) must not erase the marker a retried
+ * create would look for.
+ */
+export function carryIdempotencyMarker(previous: string | null, next: string | null): string | null {
+  const markers = previous?.match(MARKER_ONLY) ?? [];
+  if (markers.length === 0 || next?.includes(PREFIX) === true) return next;
+  const tail = markers.join('\n');
+  return next ? `${next}\n\n${tail}` : tail;
 }
 
 /** Characters the marker adds to a body (blank line included): a pushed body must leave room for it. */

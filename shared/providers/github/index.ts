@@ -1,16 +1,20 @@
 /**
  * GitHub: issues and pull requests of one repository, pulled incrementally by
- * `updated_at`, with signed `X-Hub-Signature-256` webhooks as sync triggers.
- * The shape every provider folder follows: schemas.ts (zod for everything
- * read from outside), pull.ts, ratelimit.ts, webhook.ts, and this definition.
+ * `updated_at`, with signed `X-Hub-Signature-256` webhooks as sync triggers,
+ * issue push (create / update / close) and OAuth user tokens that refresh
+ * with rotation. The shape every provider folder follows: schemas.ts (zod for
+ * everything read from outside), pull.ts, push.ts, auth.ts, ratelimit.ts,
+ * webhook.ts, and this definition.
  */
 import type { ProviderDefinition } from '../types';
+import { githubAuth } from './auth';
 import { pullGithubIssues } from './pull';
+import { githubPush } from './push';
 import { parseGithubRateLimit } from './ratelimit';
 import { githubConfigSchema, githubCredentialsSchema, type GithubConfig, type GithubCredentials } from './schemas';
 import { githubWebhook } from './webhook';
 
-export type { GithubConfig, GithubCredentials } from './schemas';
+export type { GithubConfig, GithubCredentials, GithubOAuthCredentials } from './schemas';
 
 export const githubProvider: ProviderDefinition<GithubConfig, GithubCredentials> = {
   key: 'github',
@@ -20,5 +24,7 @@ export const githubProvider: ProviderDefinition<GithubConfig, GithubCredentials>
   credentialsSchema: githubCredentialsSchema,
   webhook: githubWebhook,
   pull: pullGithubIssues,
+  push: githubPush,
+  auth: githubAuth,
   parseRateLimit: (status, headers) => parseGithubRateLimit(status, headers),
 };

@@ -1,0 +1,144 @@
+/**
+ * The Redis limiter: one EVALSHA per check, whatever the number of levels.
+ * Custom limits and adaptive state are read inside the same script, so a
+ * limit changed through the admin API applies to every instance's next check.
+ */
+import type Redis from 'ioredis';
+import type { RateLimitSignal } from '../providers/types';
+import { DEFAULT_ADAPTIVE, isEmptyEffect, signalEffect, type AdaptiveOptions } from './adaptive';
+import { DEFAULT_TENANT_PER_MINUTE, providerDefaults } from './defaults';
+import { adaptiveKey, checkKeys, checkPrefix, LIMIT_FIELDS } from './keys';
+import { runScript, type ScriptClient } from './run-script';
+import { CHECK_SCRIPT, CHECK_SHA, checkReplySchema, SIGNAL_SCRIPT, SIGNAL_SHA, signalReplySchema, type CheckReply } from './scripts';
+import { DEFAULT_WINDOW, type LevelUsage, type RateLimitDecision, type RateLimitLevel, type RateLimiter, type RateLimitOperation, type RateLimitScope, type WindowOptions } from './types';
+import { checkWindow } from './window';
+
+/** What the limiter needs from ioredis. */
+export type RateLimitRedisClient = ScriptClient & Pick<Redis, 'status' | 'connect' | 'ping' | 'quit' | 'disconnect'>;
+
+export interface RedisRateLimiterOptions {
+  /** Prepended to every key (tests use a random one). Must not contain braces. */
+  prefix?: string;
+  window?: WindowOptions;
+  adaptive?: Partial<AdaptiveOptions>;
+}
+
+/** Redis cannot be asked right now (not connected, reconnecting, closed). */
+export class RateLimiterUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RateLimiterUnavailableError';
+  }
+}
+
+const CHECK = { text: CHECK_SCRIPT, sha: CHECK_SHA };
+const SIGNAL = { text: SIGNAL_SCRIPT, sha: SIGNAL_SHA };
+/** Remembered "near its allocation" integrations; bounded, as each is one small string. */
+const MAX_SLOWED = 10_000;
+
+export class RedisRateLimiter implements RateLimiter {
+  private readonly prefix: string;
+  private readonly window: WindowOptions;
+  private readonly adaptive: AdaptiveOptions;
+  private connecting: Promise<void> | undefined;
+  private readonly slowed = new Set<string>();
+
+  constructor(
+    private readonly client: RateLimitRedisClient,
+    options: RedisRateLimiterOptions = {},
+  ) {
+    this.prefix = checkPrefix(options.prefix ?? '');
+    this.window = checkWindow(options.window ?? DEFAULT_WINDOW);
+    this.adaptive = { ...DEFAULT_ADAPTIVE, ...options.adaptive };
+  }
+
+  async check(scope: RateLimitScope, operation: RateLimitOperation): Promise<RedisDecision> {
+    const keys = checkKeys(this.prefix, scope, operation);
+    const defaults = providerDefaults(scope.provider);
+    const args = [
+      LIMIT_FIELDS.integration(scope.integrationId),
+      LIMIT_FIELDS.operation(scope.integrationId, operation),
+      DEFAULT_TENANT_PER_MINUTE,
+      defaults.perMinute,
+      defaults.operations?.[operation] ?? '',
+      this.window.windowMs,
+      this.window.bucketMs,
+      this.adaptive.recoveryMs,
+    ];
+    await this.ready();
+    const reply = checkReplySchema.parse(await runScript(this.client, CHECK, keys, args));
+    return decisionFromReply(reply);
+  }
+
+  async recordSignal(scope: RateLimitScope, signal: RateLimitSignal): Promise<void> {
+    const key = adaptiveKey(this.prefix, scope);
+    const effect = signalEffect(signal, this.adaptive, this.slowed.has(key));
+    if (isEmptyEffect(effect)) return;
+    if (effect.usageFactor !== undefined) this.remember(key, effect.usageFactor < 1);
+    const a = this.adaptive;
+    const args = [effect.pauseMs ?? '', effect.blockUntil ?? '', effect.usageFactor ?? '', a.recoveryMs, a.backoff, a.minFactor, a.maxBlockMs];
+    await this.ready();
+    signalReplySchema.parse(await runScript(this.client, SIGNAL, [key], args));
+  }
+
+  /** Liveness for the fallback's recovery probe and the health check. */
+  async ping(): Promise<void> {
+    await this.ready();
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  /**
+   * Never wait for a reconnect: a client that is not ready answers at once,
+   * so the caller falls back instead of stalling. Only the very first call of
+   * a lazily connected client waits for its connection (bounded by the caller).
+   */
+  private async ready(): Promise<void> {
+    const status = this.client.status;
+    if (status === 'ready') return;
+    if (status === 'wait') {
+      this.connecting ??= this.client.connect().finally(() => { this.connecting = undefined; });
+    }
+    if (this.connecting) {
+      await this.connecting;
+      return;
+    }
+    throw new RateLimiterUnavailableError(`Redis connection is ${status}`);
+  }
+
+  private remember(key: string, slowed: boolean): void {
+    if (!slowed) {
+      this.slowed.delete(key);
+      return;
+    }
+    if (this.slowed.size >= MAX_SLOWED) this.slowed.clear();
+    this.slowed.add(key);
+  }
+}
+
+const LEVEL_BY_INDEX: Readonly<Record<1 | 2 | 3, RateLimitLevel>> = { 1: 'tenant', 2: 'integration', 3: 'operation' };
+
+/** A decision plus how long the provider keeps the integration blocked (for the fallback's memory). */
+export type RedisDecision = RateLimitDecision & { blockedMs: number };
+
+export function decisionFromReply(reply: CheckReply): RedisDecision {
+  const [admitted, level, retryAfterMs, tCount, tLimit, iCount, iLimit, oCount, oLimit, blockedMs] = reply;
+  const usage: LevelUsage[] = [
+    { level: 'tenant', count: tCount, limit: tLimit },
+    { level: 'integration', count: iCount, limit: iLimit },
+    { level: 'operation', count: oCount, limit: oLimit },
+  ];
+  if (admitted === 1 || level === 0) return { allowed: true, usage, degraded: false, blockedMs };
+  return { allowed: false, level: LEVEL_BY_INDEX[level], retryAfterMs: Math.max(1, retryAfterMs), usage, degraded: false, blockedMs };
+}
