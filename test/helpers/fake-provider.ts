@@ -80,7 +80,7 @@ export const fakeProvider: ProviderDefinition<z.infer<typeof configSchema>, z.in
 
 /** The real registry plus the fake provider. */
 export const registryWithFake: ProviderRegistry = {
-  get: (key) => (key === 'fake' ? (fakeProvider as unknown as ProviderDefinition) : providerRegistry.get(key)),
+  get: (key) => (key === 'fake' ? fakeProvider : providerRegistry.get(key)),
   keys: () => [...providerRegistry.keys(), 'fake'],
 };
 
