@@ -180,6 +180,7 @@ var appSettings = {
   WEBHOOK_MAX_BODY_BYTES: '1048576'
   WEBHOOK_COALESCE_SECONDS: '5'
   SYNC_DEFAULT_SCHEDULE_MINUTES: '60'
+  SYNC_TIME_BUDGET_SECONDS: '600'
 }
 
 module functionApp 'modules/functionapp.bicep' = {
