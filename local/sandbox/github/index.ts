@@ -6,14 +6,21 @@
  *   gh.seedIssues('octo', 'hello', 250);
  *   // ... pull from gh.url ...
  *   await gh.close();
+ *
+ * It also serves the OAuth web flow (`/login/oauth/authorize`,
+ * `/login/oauth/access_token`) for apps registered with `registerOAuthApp`:
+ * the tokens it issues work against the API, expire after 8 h of the `now`
+ * clock, and rotate on refresh (reuse revokes the family; see oauth.ts).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GithubOAuthState, type OAuthAppOptions } from './oauth';
 import { createGithubRouter, type RouterControls } from './router';
 import { DEFAULT_TOKEN_LIMIT, GithubSandboxState, type IssuePatch, type NewIssue, type SandboxIssue } from './state';
 import { deliverWebhook, type WebhookDelivery, type WebhookResult } from './webhooks';
 
 export type { SandboxIssue, IssuePatch, NewIssue } from './state';
+export type { OAuthAppOptions } from './oauth';
 export type { WebhookDelivery, WebhookResult } from './webhooks';
 
 export interface GithubSandboxOptions {
@@ -29,8 +36,10 @@ export interface GithubSandboxOptions {
   latencyMs?: number;
   /** First instant of the data clock (seeded `created_at`/`updated_at`). Default 2024-01-01T00:00:00Z. */
   clockStart?: string;
-  /** Wall clock for rate-limit windows, epoch ms. Default Date.now. */
+  /** Wall clock for rate-limit windows and token/code expiry, epoch ms. Default Date.now. */
   now?: () => number;
+  /** OAuth apps registered from the start. */
+  oauthApps?: OAuthAppOptions[];
 }
 
 export interface GithubSandbox {
@@ -38,6 +47,11 @@ export interface GithubSandbox {
   readonly url: string;
   close(): Promise<void>;
   addToken(token: string, options?: { limit?: number }): void;
+  /** Any token (PAT, OAuth access or refresh token) stops working at once; false when it was not live. */
+  revokeToken(token: string): boolean;
+  registerOAuthApp(app: OAuthAppOptions): void;
+  /** True once every token from the authorization that issued `token` was revoked (refresh-token or code reuse). */
+  isTokenFamilyRevoked(token: string): boolean;
   /** Spend the token's whole budget: its next request gets the exhausted answer until reset. */
   exhaust(token: string): void;
   setLatency(ms: number): void;
@@ -51,6 +65,8 @@ export interface GithubSandbox {
   /** Edits an issue and bumps its `updated_at`; throws when it does not exist. */
   updateIssue(owner: string, repo: string, number: number, patch: IssuePatch): SandboxIssue;
   getIssue(owner: string, repo: string, number: number): SandboxIssue | undefined;
+  /** Deletes an issue as an admin can in the UI: reads answer 410, lists leave it out. */
+  deleteIssue(owner: string, repo: string, number: number): void;
   /** POST a signed delivery to `url`, as GitHub does. */
   deliverWebhook(delivery: WebhookDelivery): Promise<WebhookResult>;
   /** Every API request served so far: method, path with query, status. */
@@ -61,6 +77,8 @@ export async function startGithubSandbox(options: GithubSandboxOptions = {}): Pr
   let origin = '';
   const state = new GithubSandboxState(() => origin, options.clockStart ?? '2024-01-01T00:00:00Z', options.now ?? Date.now);
   for (const [token, t] of Object.entries(options.tokens ?? {})) state.addToken(token, t.limit ?? DEFAULT_TOKEN_LIMIT);
+  const oauth = new GithubOAuthState(state, options.now ?? Date.now);
+  for (const app of options.oauthApps ?? []) oauth.registerApp(app);
 
   const controls: RouterControls = {
     latencyMs: options.latencyMs ?? 0,
@@ -69,7 +87,7 @@ export async function startGithubSandbox(options: GithubSandboxOptions = {}): Pr
     origin: () => origin,
     log: [],
   };
-  const handle = createGithubRouter(state, controls);
+  const handle = createGithubRouter(state, oauth, controls);
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
@@ -103,6 +121,11 @@ export async function startGithubSandbox(options: GithubSandboxOptions = {}): Pr
     addToken: (token, o) => {
       state.addToken(token, o?.limit ?? DEFAULT_TOKEN_LIMIT);
     },
+    revokeToken: (token) => oauth.revoke(token),
+    registerOAuthApp: (app) => {
+      oauth.registerApp(app);
+    },
+    isTokenFamilyRevoked: (token) => oauth.isFamilyRevoked(token),
     exhaust: (token) => {
       state.exhaust(token);
     },
@@ -127,6 +150,9 @@ export async function startGithubSandbox(options: GithubSandboxOptions = {}): Pr
       return issue;
     },
     getIssue: (owner, repo, number) => state.getIssue(owner, repo, number),
+    deleteIssue: (owner, repo, number) => {
+      if (!state.deleteIssue(owner, repo, number)) throw new Error(`sandbox: no issue ${owner}/${repo}#${number}`);
+    },
     deliverWebhook,
     requests: () => controls.log,
   };

@@ -4,6 +4,8 @@
  * https://docs.github.com/rest/issues/issues
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GithubOAuthState } from './oauth';
+import { createOAuthRoutes } from './oauth-routes';
 import type { GithubSandboxState, IssuePatch, NewIssue, SandboxIssue } from './state';
 
 const DOCS = 'https://docs.github.com/rest';
@@ -29,7 +31,7 @@ export interface RouterControls {
 }
 
 type Headers = Record<string, string>;
-interface Reply {
+export interface Reply {
   status: number;
   body: unknown;
   headers?: Headers;
@@ -38,7 +40,8 @@ interface Reply {
 const ISSUES = /^\/repos\/([^/]+)\/([^/]+)\/issues$/;
 const ISSUE = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)$/;
 
-export function createGithubRouter(state: GithubSandboxState, controls: RouterControls) {
+export function createGithubRouter(state: GithubSandboxState, oauth: GithubOAuthState, controls: RouterControls) {
+  const handleOAuth = createOAuthRoutes(oauth);
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', controls.origin());
     const method = req.method ?? 'GET';
@@ -58,6 +61,10 @@ export function createGithubRouter(state: GithubSandboxState, controls: RouterCo
   async function route(method: string, url: URL, req: IncomingMessage): Promise<Reply> {
     const failure = controls.failures.shift();
     if (failure) return { status: failure.status, body: failure.body, headers: failure.headers };
+
+    // The OAuth web flow takes no API token and has no API rate-limit headers.
+    const oauthReply = await handleOAuth(method, url, req);
+    if (oauthReply) return oauthReply;
 
     const token = bearer(req.headers.authorization);
     if (token === undefined) return error(401, 'Requires authentication');
@@ -85,6 +92,8 @@ export function createGithubRouter(state: GithubSandboxState, controls: RouterCo
     const one = ISSUE.exec(url.pathname);
     if (one?.[1] && one[2] && one[3]) {
       const [owner, repo, number] = [decodeURIComponent(one[1]), decodeURIComponent(one[2]), Number(one[3])];
+      // https://docs.github.com/rest/issues/issues#get-an-issue: 410 for an issue deleted from a repository you can read.
+      if (state.isDeleted(owner, repo, number)) return error(410, 'This issue was deleted');
       if (method === 'GET') return found(state.getIssue(owner, repo, number));
       if (method === 'PATCH') {
         const body = await readJson(req);
@@ -113,6 +122,7 @@ export function createGithubRouter(state: GithubSandboxState, controls: RouterCo
       sort === 'updated' ? Date.parse(i.updated_at) : sort === 'comments' ? i.comments : Date.parse(i.created_at);
     const sign = direction === 'asc' ? 1 : -1;
     const matching = (state.findRepo(owner, repo) ?? [])
+      .filter((i) => !state.isDeleted(owner, repo, i.number))
       .filter((i) => stateFilter === 'all' || i.state === stateFilter)
       // GitHub's `since` is inclusive: "updated at or after".
       .filter((i) => sinceMs === undefined || Date.parse(i.updated_at) >= sinceMs)
@@ -223,6 +233,7 @@ function issuePatch(body: unknown): IssuePatch {
   if (typeof body.title === 'string') patch.title = body.title;
   if (typeof body.body === 'string' || body.body === null) patch.body = body.body;
   if (body.state === 'open' || body.state === 'closed') patch.state = body.state;
+  if (body.state_reason === 'completed' || body.state_reason === 'not_planned' || body.state_reason === 'reopened') patch.stateReason = body.state_reason;
   const labels = stringArray(body.labels);
   if (labels) patch.labels = labels;
   return patch;

@@ -27,7 +27,7 @@ export interface SandboxIssue {
   title: string;
   body: string | null;
   state: 'open' | 'closed';
-  state_reason: 'completed' | 'reopened' | null;
+  state_reason: 'completed' | 'not_planned' | 'reopened' | null;
   user: { login: string; id: number; type: 'User' };
   labels: SandboxLabel[];
   comments: number;
@@ -44,6 +44,8 @@ export interface IssuePatch {
   title?: string;
   body?: string | null;
   state?: 'open' | 'closed';
+  /** Why it was closed or reopened; defaults to `completed` / `reopened`. */
+  stateReason?: 'completed' | 'not_planned' | 'reopened';
   labels?: string[];
 }
 
@@ -59,6 +61,8 @@ interface TokenState {
   limit: number;
   used: number;
   resetAt: number;
+  /** Wall-clock expiry (epoch ms) of an expiring OAuth user token; none for PATs. */
+  expiresAt?: number;
 }
 
 export type BudgetCheck =
@@ -72,6 +76,8 @@ const USERS = ['octocat', 'hubot', 'monalisa'] as const;
 export class GithubSandboxState {
   private readonly repos = new Map<string, SandboxIssue[]>();
   private readonly tokens = new Map<string, TokenState>();
+  /** `owner/repo#number` of issues deleted by an admin: 410 on read, left out of lists. */
+  private readonly deleted = new Set<string>();
   private clock: number;
   private nextId = 1_000_000;
 
@@ -169,10 +175,21 @@ export class GithubSandboxState {
     if (patch.state !== undefined && patch.state !== issue.state) {
       issue.state = patch.state;
       issue.closed_at = patch.state === 'closed' ? now : null;
-      issue.state_reason = patch.state === 'closed' ? 'completed' : 'reopened';
+      issue.state_reason = patch.stateReason ?? (patch.state === 'closed' ? 'completed' : 'reopened');
     }
     issue.updated_at = now;
     return structuredClone(issue);
+  }
+
+  /** Deletes an issue as a repository admin can (GitHub's REST API cannot); false when there was none. */
+  deleteIssue(owner: string, repo: string, number: number): boolean {
+    if (!this.findRepo(owner, repo)?.some((i) => i.number === number)) return false;
+    this.deleted.add(`${repoKey(owner, repo)}#${number}`);
+    return true;
+  }
+
+  isDeleted(owner: string, repo: string, number: number): boolean {
+    return this.deleted.has(`${repoKey(owner, repo)}#${number}`);
   }
 
   getIssue(owner: string, repo: string, number: number): SandboxIssue | undefined {
@@ -182,8 +199,15 @@ export class GithubSandboxState {
 
   // ---- tokens and the primary rate limit ----------------------------------
 
-  addToken(token: string, limit = DEFAULT_TOKEN_LIMIT): void {
-    this.tokens.set(token, { limit, used: 0, resetAt: this.wallClock() + RATE_LIMIT_WINDOW_MS });
+  addToken(token: string, limit = DEFAULT_TOKEN_LIMIT, expiresAt?: number): void {
+    const state: TokenState = { limit, used: 0, resetAt: this.wallClock() + RATE_LIMIT_WINDOW_MS };
+    if (expiresAt !== undefined) state.expiresAt = expiresAt;
+    this.tokens.set(token, state);
+  }
+
+  /** The token stops working at once, as after a revocation in GitHub's settings; true when it existed. */
+  revokeToken(token: string): boolean {
+    return this.tokens.delete(token);
   }
 
   /** Uses up the token's budget for the current window. */
@@ -205,6 +229,8 @@ export class GithubSandboxState {
 
   private tokenState(token: string): TokenState | undefined {
     const state = this.tokens.get(token);
+    // An expired user token answers like an unknown one: 401 Bad credentials.
+    if (state?.expiresAt !== undefined && state.expiresAt <= this.wallClock()) return undefined;
     if (state && state.resetAt <= this.wallClock()) {
       state.used = 0;
       state.resetAt = this.wallClock() + RATE_LIMIT_WINDOW_MS;

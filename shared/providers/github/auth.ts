@@ -52,15 +52,18 @@ const GRANT_ERRORS = new Set([
 
 /**
  * The web host of the OAuth flow, ending in `/`: the config's `oauthBaseUrl`
- * when set; github.com for api.github.com; for GitHub Enterprise Server
- * (`https://HOST/api/v3`) the host itself; otherwise the API base URL (the
- * sandbox serves both on one origin).
+ * when set; github.com for api.github.com; `SUB.ghe.com` for GitHub
+ * Enterprise Cloud with data residency (API at `api.SUB.ghe.com`); for GitHub
+ * Enterprise Server (`https://HOST/api/v3`) the host itself; otherwise the
+ * API base URL (the sandbox serves both on one origin).
  */
 export function oauthBaseUrl(baseUrl: string, config: GithubConfig): URL {
   const withSlash = (u: URL): URL => new URL(u.href.endsWith('/') ? u.href : `${u.href}/`);
   if (config.oauthBaseUrl !== undefined) return withSlash(new URL(config.oauthBaseUrl));
   const base = new URL(baseUrl);
   if (base.hostname === 'api.github.com') return new URL('https://github.com/');
+  const residency = /^api\.([a-z0-9-]+\.ghe\.com)$/i.exec(base.hostname);
+  if (residency?.[1]) return new URL(`https://${residency[1]}/`);
   base.search = '';
   base.hash = '';
   base.pathname = base.pathname.replace(/\/api\/v3\/?$/, '/');
