@@ -29,8 +29,8 @@ function waitForOutput(pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
   });
 }
 
+// dist/ is built once by test/global-setup.js.
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   dataDir = mkdtempSync(path.join(tmpdir(), 'castiel-start-'));
   child = spawn(process.execPath, ['dist/local/main.js'], {
     cwd: ROOT,
