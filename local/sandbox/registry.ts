@@ -1,5 +1,6 @@
 /** Every provider sandbox `npm start` runs. Adding a provider's sandbox is one line here. */
 import { githubDemoSandbox } from './github/demo';
+import { slackDemoSandbox } from './slack/demo';
 import type { SandboxFactory } from './types';
 
-export const sandboxFactories: readonly SandboxFactory[] = [githubDemoSandbox];
+export const sandboxFactories: readonly SandboxFactory[] = [githubDemoSandbox, slackDemoSandbox];

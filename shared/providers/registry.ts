@@ -4,10 +4,12 @@
  * providers/ and one line below.
  */
 import { githubProvider } from './github';
+import { slackProvider } from './slack';
 import type { ProviderDefinition, ProviderRegistry } from './types';
 
 export const providers = {
   github: githubProvider,
+  slack: slackProvider,
 } as const satisfies Record<string, ProviderDefinition>;
 
 export type ProviderKey = keyof typeof providers;

@@ -42,6 +42,9 @@ const ISSUE = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)$/;
 
 export function createGithubRouter(state: GithubSandboxState, oauth: GithubOAuthState, controls: RouterControls) {
   const handleOAuth = createOAuthRoutes(oauth);
+  // Sorting every issue on every request made a 100k-issue repo quadratic to page through:
+  // the sorted listing is cached until the next write.
+  const listings = new Map<string, { revision: number; entries: { issue: SandboxIssue; updatedMs: number }[] }>();
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', controls.origin());
     const method = req.method ?? 'GET';
@@ -104,6 +107,23 @@ export function createGithubRouter(state: GithubSandboxState, oauth: GithubOAuth
     return error(404, 'Not Found');
   }
 
+  function sortedListing(owner: string, repo: string, stateFilter: string, sort: string, direction: string): { issue: SandboxIssue; updatedMs: number }[] {
+    const cacheKey = `${owner}/${repo}|${stateFilter}|${sort}|${direction}`;
+    const hit = listings.get(cacheKey);
+    if (hit?.revision === state.revision) return hit.entries;
+    const sign = direction === 'asc' ? 1 : -1;
+    const entries = (state.findRepo(owner, repo) ?? [])
+      .filter((i) => !state.isDeleted(owner, repo, i.number) && (stateFilter === 'all' || i.state === stateFilter))
+      .map((issue) => ({
+        issue,
+        updatedMs: Date.parse(issue.updated_at),
+        key: sort === 'updated' ? Date.parse(issue.updated_at) : sort === 'comments' ? issue.comments : Date.parse(issue.created_at),
+      }))
+      .sort((a, b) => sign * (a.key - b.key || a.issue.id - b.issue.id));
+    listings.set(cacheKey, { revision: state.revision, entries });
+    return entries;
+  }
+
   function listIssues(owner: string, repo: string, url: URL): Reply {
     const q = url.searchParams;
     const stateFilter = q.get('state') ?? 'open';
@@ -118,15 +138,10 @@ export function createGithubRouter(state: GithubSandboxState, oauth: GithubOAuth
     const sinceMs = since === null ? undefined : Date.parse(since);
     if (sinceMs !== undefined && Number.isNaN(sinceMs)) return validationFailed('since');
 
-    const key = (i: SandboxIssue): number =>
-      sort === 'updated' ? Date.parse(i.updated_at) : sort === 'comments' ? i.comments : Date.parse(i.created_at);
-    const sign = direction === 'asc' ? 1 : -1;
-    const matching = (state.findRepo(owner, repo) ?? [])
-      .filter((i) => !state.isDeleted(owner, repo, i.number))
-      .filter((i) => stateFilter === 'all' || i.state === stateFilter)
-      // GitHub's `since` is inclusive: "updated at or after".
-      .filter((i) => sinceMs === undefined || Date.parse(i.updated_at) >= sinceMs)
-      .sort((a, b) => sign * (key(a) - key(b) || a.id - b.id));
+    // GitHub's `since` is inclusive: "updated at or after".
+    const matching = sortedListing(owner, repo, stateFilter, sort, direction)
+      .filter((e) => sinceMs === undefined || e.updatedMs >= sinceMs)
+      .map((e) => e.issue);
 
     const lastPage = Math.max(1, Math.ceil(matching.length / perPage));
     const items = matching.slice((page - 1) * perPage, page * perPage);

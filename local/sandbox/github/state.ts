@@ -79,6 +79,7 @@ export class GithubSandboxState {
   /** `owner/repo#number` of issues deleted by an admin: 410 on read, left out of lists. */
   private readonly deleted = new Set<string>();
   private clock: number;
+  private writes = 0;
   private nextId = 1_000_000;
 
   constructor(
@@ -185,6 +186,7 @@ export class GithubSandboxState {
   deleteIssue(owner: string, repo: string, number: number): boolean {
     if (!this.findRepo(owner, repo)?.some((i) => i.number === number)) return false;
     this.deleted.add(`${repoKey(owner, repo)}#${number}`);
+    this.writes++;
     return true;
   }
 
@@ -238,7 +240,13 @@ export class GithubSandboxState {
     return state;
   }
 
+  /** Bumped by every write, so readers can cache derived views (sorted listings). */
+  get revision(): number {
+    return this.writes;
+  }
+
   private tick(): string {
+    this.writes++;
     this.clock += 1000;
     // GitHub's timestamps are whole seconds, `Z`-suffixed.
     return new Date(this.clock).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -28,8 +28,11 @@ import {
 
 const NAME_PART = /^[a-z][a-z0-9_]{0,63}$/;
 
-/** A subtype that is a change to another message, not a message of its own. */
-const NOT_A_MESSAGE = new Set(['message_changed', 'message_deleted', 'message_replied', 'channel_join', 'channel_leave']);
+/**
+ * Subtypes that are news about another message, not a message of their own
+ * (join/leave notices are real messages: the history lists them too).
+ */
+const NOT_A_MESSAGE = new Set(['message_changed', 'message_deleted', 'message_replied']);
 
 const ignored = (reason: string): WebhookVerdict => ({
   kind: 'respond',
