@@ -4,12 +4,14 @@
  * providers/ and one line below.
  */
 import { githubProvider } from './github';
+import { notionProvider } from './notion';
 import { slackProvider } from './slack';
 import type { ProviderDefinition, ProviderRegistry } from './types';
 
 export const providers = {
   github: githubProvider,
   slack: slackProvider,
+  notion: notionProvider,
 } as const satisfies Record<string, ProviderDefinition>;
 
 export type ProviderKey = keyof typeof providers;

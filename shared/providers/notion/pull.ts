@@ -14,8 +14,11 @@
  * the ones that did not change.
  *
  * Deletions. A query leaves trashed pages out unless asked for them with
- * `in_trash: true`, so a run reads two phases with the same filter: `live`
- * pages, then `trash` (each page in the trash is a deleted record).
+ * `in_trash: true` (a body parameter of the query in notion-sdk-js; that the
+ * default excludes the trash is unverified against the live API), so a run
+ * reads two phases with the same filter: `live` pages, then `trash` (each
+ * page in the trash is a deleted record). Should Notion list trashed pages
+ * in the live phase too, they still come out as deletions, read twice.
  *
  * Cursor. Mid-run: `{since, phase, next, high}` — the phase being read, the
  * start_cursor of its next page, and the newest `last_edited_time` read so
