@@ -5,6 +5,7 @@
  */
 import { githubProvider } from './github';
 import { notionProvider } from './notion';
+import { salesforceProvider } from './salesforce';
 import { slackProvider } from './slack';
 import type { ProviderDefinition, ProviderRegistry } from './types';
 
@@ -12,6 +13,7 @@ export const providers = {
   github: githubProvider,
   slack: slackProvider,
   notion: notionProvider,
+  salesforce: salesforceProvider,
 } as const satisfies Record<string, ProviderDefinition>;
 
 export type ProviderKey = keyof typeof providers;

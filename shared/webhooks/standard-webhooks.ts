@@ -77,11 +77,14 @@ export function verifyStandardWebhook(
   if (sent < nowSeconds - tolerance) return fail(401, 'webhook-timestamp is too old');
   if (sent > nowSeconds + tolerance) return fail(401, 'webhook-timestamp is too far in the future');
 
-  const given = signature
-    .split(' ')
-    .map((part) => V1_SIGNATURE.exec(part)?.[1])
-    .filter((b64): b64 is string => b64 !== undefined)
-    .map((b64) => Buffer.from(b64, 'base64'));
+  const given: Buffer[] = [];
+  for (const part of signature.split(' ')) {
+    const b64 = V1_SIGNATURE.exec(part)?.[1];
+    if (b64 === undefined) continue;
+    const bytes = Buffer.from(b64, 'base64');
+    // The 43rd character carries two unused bits: only the canonical spelling counts, so a signature has one form.
+    if (bytes.toString('base64') === b64) given.push(bytes);
+  }
   if (given.length === 0) return fail(401, 'no v1 signature in webhook-signature header');
 
   // Signed over the header strings exactly as received.

@@ -20,7 +20,11 @@ import { salesforceTokenSchema, type SalesforceConfig, type SalesforceCredential
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** `api` for REST, `refresh_token` (alias `offline_access`) to get a refresh token at all. */
 export const DEFAULT_SCOPES: readonly string[] = ['api', 'refresh_token'];
-/** Default session timeout (Setup → Session Settings), used to estimate expiry. */
+/**
+ * Sessions expire after the org's timeout, "default two hours", then answer
+ * INVALID_SESSION_ID; used to estimate expiry.
+ * https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/meta_error_handling_session_exp.htm
+ */
 export const DEFAULT_SESSION_TIMEOUT_SECONDS = 2 * 60 * 60;
 /**
  * Salesforce refuses assertions whose `exp` is more than three minutes

@@ -25,7 +25,8 @@ import { API_NAME, RECORD_ID, saveResultSchema, type SalesforceConfig, type Sale
  * as they are (255 is the longest Text external id); anything else is hashed
  * to a stable 64-character hex value, so the same key always hits the same record.
  */
-const SAFE_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
+// At least one letter or digit: `.` and `..` alone would walk the URL path.
+const SAFE_KEY = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._:-]{1,255}$/;
 /** Read-only or identifying fields a write body must not carry. */
 const NOT_WRITABLE = new Set(['id', 'systemmodstamp', 'isdeleted', 'attributes']);
 

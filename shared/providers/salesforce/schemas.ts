@@ -75,7 +75,9 @@ const instanceUrl = z.url({ protocol: /^https?$/ });
 const issuedAt = z.number().int().nonnegative();
 /**
  * The org's session timeout in seconds (Setup → Session Settings): access
- * tokens carry no `expires_in`, so expiry is estimated from it. 15 min – 24 h.
+ * tokens carry no `expires_in`, so expiry is estimated from it. Salesforce
+ * offers 15 minutes to 24 hours (ProfileSessionSetting.sessionTimeout).
+ * https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/meta_profilesessionsetting.htm
  */
 const sessionTimeoutSeconds = z.number().int().min(900).max(86_400);
 
