@@ -4,6 +4,7 @@
  * providers/ and one line below.
  */
 import { githubProvider } from './github';
+import { googleProvider } from './google';
 import { notionProvider } from './notion';
 import { salesforceProvider } from './salesforce';
 import { slackProvider } from './slack';
@@ -14,6 +15,7 @@ export const providers = {
   slack: slackProvider,
   notion: notionProvider,
   salesforce: salesforceProvider,
+  google: googleProvider,
 } as const satisfies Record<string, ProviderDefinition>;
 
 export type ProviderKey = keyof typeof providers;

@@ -29,12 +29,12 @@ export function eventIdFor(idempotencyKey: string): string {
     buffer = (buffer << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += BASE32HEX[(buffer >>> (bits - 5)) & 31];
+      out += BASE32HEX.charAt((buffer >>> (bits - 5)) & 31);
       bits -= 5;
     }
     buffer &= (1 << bits) - 1;
   }
-  if (bits > 0) out += BASE32HEX[(buffer << (5 - bits)) & 31];
+  if (bits > 0) out += BASE32HEX.charAt((buffer << (5 - bits)) & 31);
   return out;
 }
 

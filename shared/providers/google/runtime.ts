@@ -5,11 +5,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface GoogleRuntime {
-  now(): number;
+  now: () => number;
   /** Uniform in [0, 1): the backoff jitter. */
-  random(): number;
+  random: () => number;
   /** Resolves after `ms`; rejects when `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /**
    * In-process retries of a 429 / rate-limit 403 / 5xx before the error goes
    * to the worker (which reschedules or redelivers the job). Google's client
