@@ -46,19 +46,33 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('npm start: healthy, demo sync completes, printed curls answer 202 and 401, SIGTERM drains and exits 0', async () => {
+test('npm start: healthy, every provider syncs, printed curls answer 2xx and 401 and trigger syncs, SIGTERM drains and exits 0', async () => {
   const [, base] = await waitForOutput(/local host on (http:\/\/\S+)\/api/, 15_000);
   const health = await fetch(`${base}/api/health`);
   expect(health.status).toBe(200);
 
-  await waitForOutput(/sync succeeded.*"created":120/, 15_000);
-
-  const signed = (await waitForOutput(/signed github webhook \(answers 2xx, then a sync runs\):\n([\s\S]+?)\n\n/, 5_000))[1] ?? '';
-  const tampered = (await waitForOutput(/github delivery with a tampered body \(answers 401\):\n([\s\S]+?)\n\n/, 5_000))[1] ?? '';
-  expect(execFileSync('bash', ['-c', signed], { encoding: 'utf8' })).toMatch(/^HTTP\/1\.1 202/);
-  expect(execFileSync('bash', ['-c', tampered], { encoding: 'utf8' })).toMatch(/^HTTP\/1\.1 401/);
-  // The accepted delivery becomes a webhook-triggered sync once its coalescing window closes.
-  await waitForOutput(/sync succeeded[^\n]*"fetched":1[,}][^\n]*\n[\s\S]*$/, 15_000);
+  // Every provider's first sync completes, and its printed curls answer 2xx (signed) and 401 (tampered).
+  for (const provider of ['github', 'slack', 'notion', 'salesforce', 'google']) {
+    await waitForOutput(new RegExp(`sync succeeded \\{"tenantId":"demo","integrationId":"demo-${provider}"`), 15_000);
+    const signed = (await waitForOutput(new RegExp(`signed ${provider} webhook \\(answers 2xx, then a sync runs\\):\\n([\\s\\S]+?)\\n\\n`), 5_000))[1] ?? '';
+    const tampered = (await waitForOutput(new RegExp(`${provider} delivery with a tampered body \\(answers 401\\):\\n([\\s\\S]+?)\\n\\n`), 5_000))[1] ?? '';
+    expect([provider, execFileSync('bash', ['-c', signed], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\r\n')[0]]).toEqual([provider, expect.stringMatching(/^HTTP\/1\.1 20[02]/)]);
+    expect([provider, execFileSync('bash', ['-c', tampered], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\r\n')[0]]).toEqual([provider, expect.stringMatching(/^HTTP\/1\.1 401/)]);
+  }
+  // Each accepted delivery becomes a webhook-triggered sync once its coalescing window closes.
+  const [, adminKey] = await waitForOutput(/admin key:\s+(\S+)/, 1_000);
+  for (const provider of ['github', 'slack', 'notion', 'salesforce', 'google']) {
+    const deadline = Date.now() + 15_000;
+    let triggers: string[] = [];
+    while (Date.now() < deadline) {
+      const res = await fetch(`${base}/api/admin/tenants/demo/integrations/demo-${provider}/runs`, { headers: { 'x-functions-key': adminKey ?? '' } });
+      const runs = ((await res.json()) as { items: { trigger: string; status: string }[] }).items;
+      triggers = runs.filter((r) => r.status === 'succeeded').map((r) => r.trigger);
+      if (triggers.includes('webhook')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect([provider, triggers]).toEqual([provider, expect.arrayContaining(['manual', 'webhook'])]);
+  }
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
   child.kill('SIGTERM');
