@@ -1,11 +1,14 @@
 /** Loads every function so each registers itself (the worker also loads these files by the `main` glob). */
 import './AdminConflicts';
+import './AdminCredentials';
 import './AdminDeadLetters';
 import './AdminIntegrations';
 import './AdminRecords';
 import './AdminSync';
 import './AdminTenants';
 import './Health';
+import './OAuthCallback';
+import './OAuthStart';
 import './SyncInboundWorker';
 import './SyncOutboundWorker';
 import './SyncScheduler';

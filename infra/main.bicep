@@ -1,7 +1,7 @@
 // Castiel Sync: every Azure resource the code names.
 //
 //   az deployment group create -g <rg> -f infra/main.bicep \
-//     -p infra/main.parameters.json -p adminApiKey=<secret>
+//     -p infra/main.parameters.json -p adminApiKey=<secret> -p oauthStateKey=<base64 of 32 random bytes>
 //
 // Names the code depends on (queues, containers, app settings) are checked
 // against shared/ by test/unit/names.test.ts. See infra/README.md.
@@ -20,6 +20,11 @@ param location string = resourceGroup().location
 @secure()
 @minLength(32)
 param adminApiKey string
+
+@description('OAuth state HMAC key: base64 of at least 32 random bytes (openssl rand -base64 32). Stored in Key Vault.')
+@secure()
+@minLength(44)
+param oauthStateKey string
 
 @description('LOG_LEVEL of the app.')
 @allowed([
@@ -132,6 +137,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: names.keyVault
     principalId: identity.properties.principalId
     adminApiKey: adminApiKey
+    oauthStateKey: oauthStateKey
   }
 }
 
@@ -176,6 +182,7 @@ var appSettings = {
   REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redis.outputs.redisUrlSecretUri})'
   REDIS_KEY_PREFIX: 'castiel:'
   ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.adminApiKeySecretUri})'
+  OAUTH_STATE_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.oauthStateKeySecretUri})'
   LOG_LEVEL: logLevel
   WEBHOOK_MAX_BODY_BYTES: '1048576'
   WEBHOOK_COALESCE_SECONDS: '5'

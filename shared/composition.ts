@@ -17,6 +17,9 @@ import type { OutboundDeps } from './sync/outbound';
 import type { ScheduleDeps } from './sync/schedule';
 import { createJwksSource } from './webhooks/jwks';
 import { IntegrationLookup } from './webhooks/lookup';
+import { buildCredentialModule, resolveStateKey, type CredentialModule } from './credentials/wiring';
+import { LogNotificationSink } from './notifications/memory';
+import type { NotificationSink } from './notifications/port';
 import type { WebhookDeps } from './webhooks/receive';
 import { buildAdapters } from './adapters';
 
@@ -46,6 +49,8 @@ export interface Services {
   outboundDeps: OutboundDeps;
   refresherDeps: RefresherDeps;
   healthChecks: HealthCheck[];
+  /** Credential storage, refresh, OAuth connect and rotation (one module per process). */
+  credentials: CredentialModule;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,7 @@ export interface ServiceOverrides {
   providers?: ProviderRegistry;
   fetch?: typeof fetch;
   jwks?: JwksSource;
+  notifications?: NotificationSink;
   now?: () => Date;
 }
 
@@ -71,6 +77,23 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
   const secrets = new SecretCache(adapters.secrets);
   const lookup = new IntegrationLookup(repos);
   const base = { repos, logger, now };
+  const fetchFn = overrides.fetch ?? fetch;
+  const credentials = buildCredentialModule({
+    secrets,
+    store: adapters.secrets,
+    kv: adapters.kv,
+    repos,
+    providers,
+    logger,
+    fetch: fetchFn,
+    now,
+    adminKey,
+    stateKey: resolveStateKey(settings.OAUTH_STATE_KEY, adapters.profile.queue === 'embedded'),
+    notifications: overrides.notifications ?? new LogNotificationSink(logger),
+    onIntegrationChanged: (id) => {
+      lookup.forget(id);
+    },
+  });
   return {
     settings,
     logger,
@@ -93,11 +116,12 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
       maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES,
       coalesceSeconds: settings.WEBHOOK_COALESCE_SECONDS,
     },
-    syncDeps: { ...base, secrets, kv: adapters.kv, queue: adapters.queue, providers, fetch: overrides.fetch ?? fetch, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
+    syncDeps: { ...base, secrets, credentials: credentials.service, kv: adapters.kv, queue: adapters.queue, providers, fetch: fetchFn, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
     adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES },
     scheduleDeps: { ...base, queue: adapters.queue },
-    outboundDeps: { ...base, providers, secrets, kv: adapters.kv, queue: adapters.queue, fetch: overrides.fetch ?? fetch },
+    outboundDeps: { ...base, providers, secrets, credentials: credentials.service, kv: adapters.kv, queue: adapters.queue, fetch: fetchFn },
     refresherDeps: { ...base, secrets: adapters.secrets },
+    credentials,
     healthChecks: [
       { name: 'store', check: () => adapters.store.ping() },
       { name: 'secrets', check: () => adapters.secrets.ping() },

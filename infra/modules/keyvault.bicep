@@ -13,6 +13,10 @@ param principalId string
 @secure()
 param adminApiKey string
 
+@description('OAuth state HMAC key; stored as the oauth-state-key secret.')
+@secure()
+param oauthStateKey string
+
 // Key Vault Secrets Officer: the app reads the references and also writes
 // OAuth tokens it refreshes (TokenRefresher), so Secrets User is not enough.
 var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -60,7 +64,17 @@ resource adminApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource oauthStateKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'oauth-state-key'
+  properties: {
+    value: oauthStateKey
+    contentType: 'text/plain'
+  }
+}
+
 output name string = vault.name
 output uri string = vault.properties.vaultUri
 // Versionless URI: the reference follows the latest version after a rotation.
 output adminApiKeySecretUri string = adminApiKeySecret.properties.secretUri
+output oauthStateKeySecretUri string = oauthStateKeySecret.properties.secretUri

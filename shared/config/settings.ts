@@ -33,6 +33,11 @@ export const settingsSchema = z
       .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 bytes, base64')
       .optional(),
     LOCAL_DATA_DIR: z.string().min(1).default('.data'),
+    // HMAC key for the OAuth `state` parameter; embedded profile without it: a random key per process.
+    OAUTH_STATE_KEY: z
+      .string()
+      .refine((s) => Buffer.from(s, 'base64').length >= 32, 'must be base64 of at least 32 bytes')
+      .optional(),
     WEBHOOK_MAX_BODY_BYTES: intFromEnv(1024 * 1024, 1024, 25 * 1024 * 1024),
     WEBHOOK_COALESCE_SECONDS: intFromEnv(5, 0, 300),
     SYNC_DEFAULT_SCHEDULE_MINUTES: intFromEnv(60, 1, 7 * 24 * 60),
@@ -50,7 +55,7 @@ export const settingsSchema = z
       }
     }
     if (s.ServiceBusConnection__fullyQualifiedNamespace === undefined) return;
-    for (const key of ['COSMOS_ENDPOINT', 'KEY_VAULT_URL', 'REDIS_URL', 'ADMIN_API_KEY'] as const) {
+    for (const key of ['COSMOS_ENDPOINT', 'KEY_VAULT_URL', 'REDIS_URL', 'ADMIN_API_KEY', 'OAUTH_STATE_KEY'] as const) {
       if (s[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when Service Bus is configured (Azure profile)' });
     }
   });

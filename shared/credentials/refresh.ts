@@ -13,6 +13,7 @@
  *   marked only when failures persist over several days.
  */
 import { performance } from 'node:perf_hooks';
+import { canonicalJson } from '../domain/ids';
 import type { Integration } from '../domain/types';
 import { AuthError, describeError, RateLimitedError, RetryableError, UnrecoverableError } from '../errors';
 import type { Logger } from '../observability/logger';
@@ -112,8 +113,8 @@ export class RefreshCoordinator {
     const current = await this.readRequired(integration, provider);
     if (want(current)) return current;
     await this.checkGates(integration, current);
-    const refresh = provider.auth?.refresh;
-    if (!refresh || !canRefresh(provider, current)) {
+    const auth = provider.auth;
+    if (!auth?.refresh || !canRefresh(provider, current)) {
       throw await this.failure(integration, current, new AuthError('the credentials were rejected and cannot be refreshed'));
     }
     const config = provider.configSchema.safeParse(integration.config);
@@ -121,12 +122,17 @@ export class RefreshCoordinator {
 
     let next: unknown;
     try {
-      next = await refresh({ baseUrl: integration.baseUrl, config: config.data, fetch: leaseBoundFetch(this.deps.fetch, lease.requestSignal) }, current.credentials);
+      next = await auth.refresh({ baseUrl: integration.baseUrl, config: config.data, fetch: leaseBoundFetch(this.deps.fetch, lease.requestSignal) }, current.credentials);
     } catch (error) {
       throw await this.failure(integration, current, error);
     }
     const merged = provider.credentialsSchema.safeParse(mergeRefreshed(current.credentials, next));
     if (!merged.success) throw await this.failure(integration, current, new UnrecoverableError(`${provider.key} refresh returned credentials its schema rejects`));
+    // Static credentials come back unchanged (e.g. a token that needs no refresh): nothing to store, and
+    // a rejected one cannot be fixed this way — storing it again would only loop callers through 401s.
+    if (canonicalJson(merged.data) === canonicalJson(current.credentials)) {
+      throw await this.failure(integration, current, new AuthError('the provider cannot renew these credentials'));
+    }
 
     const result = await store.writeGuarded(lease, integration, provider, current, {
       kind: current.kind === 'legacy' ? 'oauth' : current.kind,

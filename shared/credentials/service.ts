@@ -15,7 +15,7 @@ import type { Repositories } from '../storage/repositories';
 import type { SecretCache } from './cache';
 import type { CredentialContent, StoredCredential } from './envelope';
 import { RefreshFailures } from './failures';
-import { CredentialLocks, DEFAULT_LOCK_OPTIONS, type LockOptions } from './lock';
+import { CredentialLocks, DEFAULT_LOCK_OPTIONS, type Lease, type LockOptions } from './lock';
 import { canRefresh, RefreshCoordinator, type RefreshTimings } from './refresh';
 import { notifyAbout, setIntegrationStatus } from './status';
 import { CredentialStore } from './store';
@@ -97,8 +97,8 @@ export class CredentialService {
       now: deps.now,
       timings: this.options.timings,
       hooks: {
-        refused: (integration, credential, reason) => this.markNeedsReauth(integration, 'reauth_required', `The provider refused the stored credentials (${reason}). Reconnect the integration.`, `reauth:${credential.secretName}:${credential.version}`),
-        escalated: (integration, days) => this.markNeedsReauth(integration, 'refresh_failing', `Token refresh has failed on ${days.length} separate days (${days.join(', ')}). Check the provider, then reconnect.`, `refresh-failing:${integration.credentialsSecret}:${days.join(',')}`),
+        refused: (integration, credential, reason) => this.markNeedsReauth(integration, 'reauth_required', `The provider refused the stored credentials (${reason}). Reconnect the integration.`, `reauth:${integration.tenantId}:${integration.id}:${credential.version}`),
+        escalated: (integration, days) => this.markNeedsReauth(integration, 'refresh_failing', `Token refresh has failed on ${days.length} separate days (${days.join(', ')}). Check the provider, then reconnect.`, `refresh-failing:${integration.tenantId}:${integration.id}:${days.join(',')}`),
       },
     });
   }
@@ -141,11 +141,11 @@ export class CredentialService {
       fresh = await this.store.readFresh(integration, provider);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      await this.markNeedsReauth(integration, 'reauth_required', error.message, `reauth:${integration.credentialsSecret}:unreadable`);
+      await this.markNeedsReauth(integration, 'reauth_required', error.message, `reauth:${integration.tenantId}:${integration.id}:unreadable`);
       return 'reauth_required';
     }
     if (!fresh) {
-      await this.markNeedsReauth(integration, 'reauth_required', 'No credentials are stored for this integration.', `reauth:${integration.credentialsSecret}:missing`);
+      await this.markNeedsReauth(integration, 'reauth_required', 'No credentials are stored for this integration.', `reauth:${integration.tenantId}:${integration.id}:missing`);
       return 'reauth_required';
     }
     if (fresh.version !== used.version) return 'reread';
@@ -188,7 +188,8 @@ export class CredentialService {
       await this.locks.release(lease).catch(() => undefined);
     }
     await Promise.all([this.failures.clear(integration.credentialsSecret), this.failures.clearRefused(integration.credentialsSecret)]);
-    await setIntegrationStatus(this.deps.repos, { tenantId: integration.tenantId, integrationId: integration.id }, 'active', this.deps.now());
+    // New credentials are a re-authorisation; an integration an admin disabled stays disabled.
+    await setIntegrationStatus(this.deps.repos, { tenantId: integration.tenantId, integrationId: integration.id }, 'active', this.deps.now(), ['needs_reauth']);
     this.deps.onIntegrationChanged?.(integration.id);
     return written;
   }
@@ -212,7 +213,7 @@ export class CredentialService {
     return { notifications: this.deps.notifications, logger: this.deps.logger, now: this.deps.now, kv: this.deps.kv };
   }
 
-  private async acquireWithin(secretName: string): Promise<NonNullable<Awaited<ReturnType<CredentialLocks['tryAcquire']>>>> {
+  private async acquireWithin(secretName: string): Promise<Lease> {
     const deadline = performance.now() + this.options.timings.waitMs;
     for (;;) {
       const lease = await this.locks.tryAcquire(secretName);

@@ -16,11 +16,13 @@ export async function setIntegrationStatus(
   ids: { tenantId: string; integrationId: string },
   status: IntegrationStatus,
   now: Date,
+  /** Change only from these statuses (e.g. never re-enable an integration an admin disabled). */
+  onlyFrom?: readonly IntegrationStatus[],
 ): Promise<Stored<Integration> | undefined> {
   for (let attempt = 0; ; attempt++) {
     const current = await repos.getIntegration(ids.tenantId, ids.integrationId);
     if (!current) return undefined;
-    if (current.status === status) return current;
+    if (current.status === status || (onlyFrom !== undefined && !onlyFrom.includes(current.status))) return current;
     const { etag, ...doc } = current;
     try {
       return await repos.putIntegration({ ...doc, status, updatedAt: now.toISOString() }, etag);
@@ -43,7 +45,7 @@ export interface Notice {
   severity: NotificationSeverity;
   title: string;
   detail: string;
-  /** Identifies the occurrence: the same key within `oncePerMs` notifies once. */
+  /** Identifies the occurrence: the same key notifies once per `oncePerMs` period. */
   dedupeKey: string;
   oncePerMs?: number;
 }
@@ -55,7 +57,9 @@ export async function notifyAbout(
   notice: Notice,
 ): Promise<boolean> {
   if (deps.kv && notice.oncePerMs !== undefined) {
-    const first = await deps.kv.setIfAbsent(`notify:{${notice.dedupeKey}}`, '1', notice.oncePerMs);
+    // Bucketed by the app clock (not only the key's TTL), so "once a day" follows the same clock as everything else.
+    const bucket = Math.floor(deps.now().getTime() / notice.oncePerMs);
+    const first = await deps.kv.setIfAbsent(`notify:{${notice.dedupeKey}}:${bucket}`, '1', notice.oncePerMs);
     if (!first) return false;
   }
   const event: NotificationEvent = {

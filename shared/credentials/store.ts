@@ -128,7 +128,7 @@ function peekGeneration(secret: SecretValue): number {
   try {
     const parsed: unknown = JSON.parse(secret.value);
     if (parsed !== null && typeof parsed === 'object' && 'generation' in parsed) {
-      const g = (parsed as { generation: unknown }).generation;
+      const g = parsed.generation;
       if (typeof g === 'number' && Number.isInteger(g) && g >= 0) return g;
     }
   } catch {

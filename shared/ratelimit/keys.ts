@@ -3,11 +3,8 @@
  * so they all hash to one Redis Cluster slot and one script can touch them
  * together (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
  *
- *   <prefix>rl:{T}:limits            hash   custom limits (no TTL; see redis-limits.ts)
- *   <prefix>rl:{T}:a:<I>             hash   adaptive state of integration I
- *   <prefix>rl:{T}:w:t               hash   tenant window
- *   <prefix>rl:{T}:w:i:<I>           hash   integration window
- *   <prefix>rl:{T}:w:o:<I>:<op>      hash   operation window
+ *   <prefix>rl:{T}:cfg   hash  custom limits and adaptive state (no TTL; see redis-limits.ts)
+ *   <prefix>rl:{T}:w     hash  the sliding windows of every level (expires when idle)
  */
 import { ID_PATTERN } from '../domain/types';
 import type { RateLimitOperation, RateLimitScope } from './types';
@@ -28,20 +25,21 @@ export function tenantBase(prefix: string, tenantId: string): string {
   return `${prefix}rl:{${id(tenantId, 'tenantId')}}:`;
 }
 
-export const limitsKey = (prefix: string, tenantId: string): string => `${tenantBase(prefix, tenantId)}limits`;
+/** The tenant's config hash: custom limits (LIMIT_FIELDS) and adaptive state. */
+export const configKey = (prefix: string, tenantId: string): string => `${tenantBase(prefix, tenantId)}cfg`;
 
 /** Keys of one check, in the order the check script takes them. */
-export function checkKeys(prefix: string, scope: RateLimitScope, operation: RateLimitOperation): [string, string, string, string, string] {
+export function checkKeys(prefix: string, scope: RateLimitScope): [string, string] {
   const base = tenantBase(prefix, scope.tenantId);
-  const integration = id(scope.integrationId, 'integrationId');
-  return [`${base}limits`, `${base}a:${integration}`, `${base}w:t`, `${base}w:i:${integration}`, `${base}w:o:${integration}:${operation}`];
+  return [`${base}cfg`, `${base}w`];
 }
 
-export function adaptiveKey(prefix: string, scope: RateLimitScope): string {
-  return `${tenantBase(prefix, scope.tenantId)}a:${id(scope.integrationId, 'integrationId')}`;
+/** The integration id as a script argument: checked, as it becomes part of field names. */
+export function integrationArg(scope: RateLimitScope): string {
+  return id(scope.integrationId, 'integrationId');
 }
 
-/** Field names inside the limits hash. */
+/** Field names of the custom limits inside the config hash (the check script builds the same). */
 export const LIMIT_FIELDS = {
   tenant: 't',
   integration: (integrationId: string): string => `i:${integrationId}`,

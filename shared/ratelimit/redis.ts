@@ -7,7 +7,8 @@ import type Redis from 'ioredis';
 import type { RateLimitSignal } from '../providers/types';
 import { DEFAULT_ADAPTIVE, isEmptyEffect, signalEffect, type AdaptiveOptions } from './adaptive';
 import { DEFAULT_TENANT_PER_MINUTE, providerDefaults } from './defaults';
-import { adaptiveKey, checkKeys, checkPrefix, LIMIT_FIELDS } from './keys';
+import { whenReady } from './client';
+import { checkKeys, checkPrefix, integrationArg } from './keys';
 import { runScript, type ScriptClient } from './run-script';
 import { CHECK_SCRIPT, CHECK_SHA, checkReplySchema, SIGNAL_SCRIPT, SIGNAL_SHA, signalReplySchema, type CheckReply } from './scripts';
 import { DEFAULT_WINDOW, type LevelUsage, type RateLimitDecision, type RateLimitLevel, type RateLimiter, type RateLimitOperation, type RateLimitScope, type WindowOptions } from './types';
@@ -23,24 +24,17 @@ export interface RedisRateLimiterOptions {
   adaptive?: Partial<AdaptiveOptions>;
 }
 
-/** Redis cannot be asked right now (not connected, reconnecting, closed). */
-export class RateLimiterUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RateLimiterUnavailableError';
-  }
-}
-
 const CHECK = { text: CHECK_SCRIPT, sha: CHECK_SHA };
 const SIGNAL = { text: SIGNAL_SCRIPT, sha: SIGNAL_SHA };
 /** Remembered "near its allocation" integrations; bounded, as each is one small string. */
 const MAX_SLOWED = 10_000;
 
+export { RateLimiterUnavailableError } from './client';
+
 export class RedisRateLimiter implements RateLimiter {
   private readonly prefix: string;
   private readonly window: WindowOptions;
   private readonly adaptive: AdaptiveOptions;
-  private connecting: Promise<void> | undefined;
   private readonly slowed = new Set<string>();
 
   constructor(
@@ -53,11 +47,11 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async check(scope: RateLimitScope, operation: RateLimitOperation): Promise<RedisDecision> {
-    const keys = checkKeys(this.prefix, scope, operation);
+    const keys = checkKeys(this.prefix, scope);
     const defaults = providerDefaults(scope.provider);
     const args = [
-      LIMIT_FIELDS.integration(scope.integrationId),
-      LIMIT_FIELDS.operation(scope.integrationId, operation),
+      integrationArg(scope),
+      operation,
       DEFAULT_TENANT_PER_MINUTE,
       defaults.perMinute,
       defaults.operations?.[operation] ?? '',
@@ -71,14 +65,15 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async recordSignal(scope: RateLimitScope, signal: RateLimitSignal): Promise<void> {
-    const key = adaptiveKey(this.prefix, scope);
-    const effect = signalEffect(signal, this.adaptive, this.slowed.has(key));
+    const slowedKey = `${scope.tenantId}/${scope.integrationId}`;
+    const effect = signalEffect(signal, this.adaptive, this.slowed.has(slowedKey));
     if (isEmptyEffect(effect)) return;
-    if (effect.usageFactor !== undefined) this.remember(key, effect.usageFactor < 1);
+    if (effect.usageFactor !== undefined) this.remember(slowedKey, effect.usageFactor < 1);
     const a = this.adaptive;
-    const args = [effect.pauseMs ?? '', effect.blockUntil ?? '', effect.usageFactor ?? '', a.recoveryMs, a.backoff, a.minFactor, a.maxBlockMs];
+    const args = [integrationArg(scope), effect.pauseMs ?? '', effect.blockUntil ?? '', effect.usageFactor ?? '', a.recoveryMs, a.backoff, a.minFactor, a.maxBlockMs];
+    const [config] = checkKeys(this.prefix, scope);
     await this.ready();
-    signalReplySchema.parse(await runScript(this.client, SIGNAL, [key], args));
+    signalReplySchema.parse(await runScript(this.client, SIGNAL, [config], args));
   }
 
   /** Liveness for the fallback's recovery probe and the health check. */
@@ -99,22 +94,8 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  /**
-   * Never wait for a reconnect: a client that is not ready answers at once,
-   * so the caller falls back instead of stalling. Only the very first call of
-   * a lazily connected client waits for its connection (bounded by the caller).
-   */
-  private async ready(): Promise<void> {
-    const status = this.client.status;
-    if (status === 'ready') return;
-    if (status === 'wait') {
-      this.connecting ??= this.client.connect().finally(() => { this.connecting = undefined; });
-    }
-    if (this.connecting) {
-      await this.connecting;
-      return;
-    }
-    throw new RateLimiterUnavailableError(`Redis connection is ${status}`);
+  private ready(): Promise<void> {
+    return whenReady(this.client);
   }
 
   private remember(key: string, slowed: boolean): void {

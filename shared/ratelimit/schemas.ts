@@ -27,7 +27,7 @@ export const integrationLimitsSchema = z
     // An operation allowed more than its integration could never use the difference: almost certainly a mistake.
     if (limits.perMinute === undefined || !limits.operations) return;
     for (const [op, value] of Object.entries(limits.operations)) {
-      if (value !== undefined && value > limits.perMinute) {
+      if (value > limits.perMinute) {
         ctx.addIssue({ code: 'custom', path: ['operations', op], message: `must not exceed the integration's perMinute (${limits.perMinute})` });
       }
     }

@@ -14,17 +14,21 @@ import { z } from 'zod';
 const sha1 = (script: string): string => createHash('sha1').update(script).digest('hex');
 
 /**
- * Check and count one request at three levels. Sliding window over buckets
- * (see window.ts for the bound): each window is a hash with `t` (live total),
- * `o` (oldest live bucket index) and one field per bucket index. Expired
- * buckets are removed as the window slides, a few per call.
+ * Check and count one request at three levels, in four Redis calls (TIME,
+ * two HMGETs, one HSET): the window state of all a tenant's levels lives in
+ * one hash, read and written whole, which costs a third of counting each
+ * level with its own commands.
  *
- * KEYS[1]  custom limits hash        (fields t, i:<integration>, o:<integration>:<op>)
- * KEYS[2]  adaptive state hash       (b blocked-until ms, pf/ps push-back factor/since, uf/us usage factor/since)
- * KEYS[3]  tenant window
- * KEYS[4]  integration window
- * KEYS[5]  operation window
- * ARGV[1]  integration field in KEYS[1]      ARGV[2]  operation field in KEYS[1]
+ * Sliding window over buckets (see window.ts for the bound). A window `w`
+ * ('t', 'i:<integration>' or 'o:<integration>:<op>') is the fields `w|n`
+ * (live total), `w|o` (oldest live bucket) and `w|<bucket index>` (counts).
+ * Buckets that slid out are removed when their window is next checked; the
+ * hash expires one window after the tenant's last request.
+ *
+ * KEYS[1]  the tenant's config hash: limits (t, i:<I>, o:<I>:<op>) and
+ *          adaptive state (a:<I> = "blockedUntil pushback since usage since")
+ * KEYS[2]  the tenant's windows hash
+ * ARGV[1]  integration id                    ARGV[2]  operation
  * ARGV[3]  default tenant limit              ARGV[4]  default integration limit
  * ARGV[5]  default operation limit, or '' for "the integration's configured limit"
  * ARGV[6]  window ms                         ARGV[7]  bucket ms
@@ -42,85 +46,104 @@ local win, bms, rec = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local span = math.floor(win / bms)
 local cur = math.floor(now / bms)
 local first = cur - span
+local sc = tostring(cur)
+local ifield = 'i:' .. ARGV[1]
+local ofield = 'o:' .. ARGV[1] .. ':' .. ARGV[2]
+local afield = 'a:' .. ARGV[1]
 
-local cfg = redis.call('HMGET', KEYS[1], 't', ARGV[1], ARGV[2])
+local cfg = redis.call('HMGET', KEYS[1], 't', ifield, ofield, afield)
 local iconf = tonumber(cfg[2]) or tonumber(ARGV[4])
 local limits = { tonumber(cfg[1]) or tonumber(ARGV[3]), iconf, tonumber(cfg[3]) or tonumber(ARGV[5]) or iconf }
-
-local a = redis.call('HMGET', KEYS[2], 'b', 'pf', 'ps', 'uf', 'us')
-local function recovered(f, since)
-  f = tonumber(f)
-  if not f then return 1 end
-  since = tonumber(since) or 0
-  if now <= since then return f end
-  local v = f + (now - since) / rec
-  if v > 1 then return 1 end
-  return v
-end
-local factor = math.min(recovered(a[2], a[3]), recovered(a[4], a[5]))
-limits[2] = math.max(1, math.floor(iconf * factor))
-local blocked = math.max(0, (tonumber(a[1]) or 0) - now)
-
-local function load(key)
-  local v = redis.call('HMGET', key, 't', 'o')
-  local total = tonumber(v[1])
-  if not total then return 0, true end
-  local oldest = tonumber(v[2]) or first
-  if oldest >= first then return total, false end
-  if first - oldest > span then
-    redis.call('DEL', key)
-    return 0, true
+local blocked = 0
+if cfg[4] then
+  local b, pf, ps, uf, us = string.match(cfg[4], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  b, pf, ps, uf, us = tonumber(b), tonumber(pf), tonumber(ps), tonumber(uf), tonumber(us)
+  if b and pf and ps and uf and us then
+    local function recovered(f, since)
+      if now <= since then return f end
+      return math.min(1, f + (now - since) / rec)
+    end
+    local factor = math.min(recovered(pf, ps), recovered(uf, us))
+    limits[2] = math.max(1, math.floor(iconf * factor))
+    blocked = math.max(0, b - now)
+    if blocked == 0 and factor >= 1 then redis.call('HDEL', KEYS[1], afield) end
   end
-  local fields = {}
-  for i = oldest, first - 1 do fields[#fields + 1] = i end
-  local gone = 0
-  for _, c in ipairs(redis.call('HMGET', key, unpack(fields))) do gone = gone + (tonumber(c) or 0) end
-  redis.call('HDEL', key, unpack(fields))
-  total = total - gone
-  if total <= 0 then
-    redis.call('DEL', key)
-    return 0, true
-  end
-  redis.call('HSET', key, 't', total, 'o', first)
-  return total, false
 end
 
-local function wait(key, total, limit)
-  local excess = total - limit + 1
-  local fields = {}
-  for i = first, cur do fields[#fields + 1] = i end
-  local acc = 0
-  for j, c in ipairs(redis.call('HMGET', key, unpack(fields))) do
-    acc = acc + (tonumber(c) or 0)
-    if acc >= excess then return (first + j + span) * bms - now end
+local names = { 't', ifield, ofield }
+local v = redis.call('HMGET', KEYS[2], 't|n', 't|o', 't|' .. sc, ifield .. '|n', ifield .. '|o', ifield .. '|' .. sc, ofield .. '|n', ofield .. '|o', ofield .. '|' .. sc)
+local totals, curs, olds = {}, {}, {}
+for n = 1, 3 do
+  local w = names[n]
+  local total = tonumber(v[3 * n - 2]) or 0
+  local oldest = tonumber(v[3 * n - 1]) or cur
+  curs[n] = tonumber(v[3 * n]) or 0
+  if total > 0 and oldest < first then
+    local hi = math.min(first - 1, oldest + span)
+    local fields = {}
+    for i = oldest, hi do fields[#fields + 1] = w .. '|' .. i end
+    local gone = total
+    if first - oldest <= span then
+      gone = 0
+      for _, c in ipairs(redis.call('HMGET', KEYS[2], unpack(fields))) do gone = gone + (tonumber(c) or 0) end
+    end
+    redis.call('HDEL', KEYS[2], unpack(fields))
+    total = total - gone
+    if total > 0 then
+      redis.call('HSET', KEYS[2], w .. '|n', total, w .. '|o', first)
+      oldest = first
+    else
+      total = 0
+      redis.call('HDEL', KEYS[2], w .. '|n', w .. '|o')
+    end
+  end
+  totals[n] = total
+  olds[n] = oldest
+end
+
+-- When enough of the oldest requests slide out for one more: walk the live
+-- buckets oldest first, 8 at a time (usually the first batch answers).
+local function wait(n)
+  local excess = totals[n] - limits[n] + 1
+  local acc, i = 0, math.max(first, olds[n])
+  while i <= cur do
+    local fields, hi = {}, math.min(cur, i + 7)
+    for j = i, hi do fields[#fields + 1] = names[n] .. '|' .. j end
+    for j, c in ipairs(redis.call('HMGET', KEYS[2], unpack(fields))) do
+      acc = acc + (tonumber(c) or 0)
+      if acc >= excess then return (i + j + span) * bms - now end
+    end
+    i = hi + 1
   end
   return win
 end
 
-local keys = { KEYS[3], KEYS[4], KEYS[5] }
-local totals, fresh = {}, {}
-for n = 1, 3 do totals[n], fresh[n] = load(keys[n]) end
-
 local level, retry = 0, 0
 for n = 1, 3 do
   if totals[n] >= limits[n] then
-    local w = wait(keys[n], totals[n], limits[n])
+    local w = wait(n)
     if w > retry then level, retry = n, w end
   end
 end
 if blocked > retry then level, retry = 2, blocked end
 
 if level == 0 then
+  local set, fresh = {}, false
   for n = 1, 3 do
-    if fresh[n] then
-      redis.call('HSET', keys[n], 't', 1, 'o', cur, cur, 1)
-      redis.call('PEXPIRE', keys[n], win + 2 * bms)
-    else
-      if redis.call('HINCRBY', keys[n], cur, 1) == 1 then redis.call('PEXPIRE', keys[n], win + 2 * bms) end
-      redis.call('HINCRBY', keys[n], 't', 1)
-    end
+    local w = names[n]
     totals[n] = totals[n] + 1
+    set[#set + 1] = w .. '|n'
+    set[#set + 1] = totals[n]
+    set[#set + 1] = w .. '|' .. sc
+    set[#set + 1] = curs[n] + 1
+    if totals[n] == 1 then
+      set[#set + 1] = w .. '|o'
+      set[#set + 1] = sc
+    end
+    if curs[n] == 0 then fresh = true end
   end
+  redis.call('HSET', KEYS[2], unpack(set))
+  if fresh then redis.call('PEXPIRE', KEYS[2], win + 2 * bms) end
 end
 return { level == 0 and 1 or 0, level, retry, totals[1], limits[1], totals[2], limits[2], totals[3], limits[3], blocked }
 `;
@@ -142,48 +165,51 @@ export const checkReplySchema = z.tuple([
 export type CheckReply = z.infer<typeof checkReplySchema>;
 
 /**
- * Record a provider's rate-limit signal in the integration's adaptive state.
- * A pause (429 / Retry-After) blocks until it ends and halves the push-back
- * factor, once per pause: the other in-flight requests' 429s extend the block
- * without halving again. A reset time blocks until then. A usage factor
- * (near the provider's allocation) replaces the usage factor. Both factors
- * climb back linearly to 1 over the recovery time; the state expires once
- * fully recovered.
+ * Record a provider's rate-limit signal in the integration's adaptive state
+ * (field a:<I> of the config hash; the check script removes it once it no
+ * longer changes anything). A pause (429 / Retry-After) blocks until it ends
+ * and halves the push-back factor, once per pause: the other in-flight
+ * requests' 429s extend the block without halving again. A reset time blocks
+ * until then. A usage factor (near the provider's allocation) replaces the
+ * usage factor. Both factors climb back linearly to 1 over the recovery time.
  *
- * KEYS[1]  adaptive state hash of the integration
- * ARGV[1]  pause ms, or ''            ARGV[2]  block until (epoch ms), or ''
- * ARGV[3]  usage factor 0..1, or ''   ARGV[4]  recovery ms
- * ARGV[5]  push-back multiplier       ARGV[6]  minimum factor
- * ARGV[7]  longest block accepted, ms
+ * KEYS[1]  the tenant's config hash
+ * ARGV[1]  integration id
+ * ARGV[2]  pause ms, or ''            ARGV[3]  block until (epoch ms), or ''
+ * ARGV[4]  usage factor 0..1, or ''   ARGV[5]  recovery ms
+ * ARGV[6]  push-back multiplier       ARGV[7]  minimum factor
+ * ARGV[8]  longest block accepted, ms
  * Reply    array of 3 integers: ms the integration stays blocked (0 when not),
  *          push-back factor and usage factor now, in thousandths
  */
 export const SIGNAL_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rec, mult, minf, maxb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local a = redis.call('HMGET', KEYS[1], 'b', 'pf', 'ps', 'uf', 'us')
-local blocked = tonumber(a[1]) or 0
-local pf, ps = tonumber(a[2]) or 1, tonumber(a[3]) or 0
-local uf, us = tonumber(a[4]) or 1, tonumber(a[5]) or 0
+local rec, mult, minf, maxb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local field = 'a:' .. ARGV[1]
+local blocked, pf, ps, uf, us = 0, 1, 0, 1, 0
+local packed = redis.call('HGET', KEYS[1], field)
+if packed then
+  local b, p1, p2, u1, u2 = string.match(packed, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  if b then blocked, pf, ps, uf, us = tonumber(b), tonumber(p1), tonumber(p2), tonumber(u1), tonumber(u2) end
+end
 local function recovered(f, since)
   if now <= since then return f end
   return math.min(1, f + (now - since) / rec)
 end
 
-local pause = tonumber(ARGV[1])
+local pause = tonumber(ARGV[2])
 if pause then
   if blocked <= now then pf = math.max(minf, recovered(pf, ps) * mult) end
   blocked = math.max(blocked, now + math.min(pause, maxb))
   ps = blocked
 end
-local reset = tonumber(ARGV[2])
+local reset = tonumber(ARGV[3])
 if reset then blocked = math.max(blocked, math.min(reset, now + maxb)) end
-local usage = tonumber(ARGV[3])
+local usage = tonumber(ARGV[4])
 if usage then uf, us = math.max(minf, math.min(1, usage)), now end
 
-redis.call('HSET', KEYS[1], 'b', blocked, 'pf', pf, 'ps', ps, 'uf', uf, 'us', us)
-redis.call('PEXPIRE', KEYS[1], math.max(1000, math.max(blocked, ps, us) - now + rec))
+redis.call('HSET', KEYS[1], field, table.concat({ blocked, pf, ps, uf, us }, ' '))
 return { math.max(0, blocked - now), math.floor(recovered(pf, ps) * 1000), math.floor(recovered(uf, us) * 1000) }
 `;
 export const SIGNAL_SHA = sha1(SIGNAL_SCRIPT);
@@ -192,15 +218,24 @@ export const signalReplySchema = z.tuple([count, count.max(1000), count.max(1000
 
 /**
  * Replace a tenant's custom limits in one step, so a check never sees half
- * of an update.
+ * of an update. Adaptive state (a:<I> fields) is kept.
  *
- * KEYS[1]  custom limits hash
+ * KEYS[1]  the tenant's config hash
  * ARGV     field, value, field, value, … (may be empty: no custom limits)
- * Reply    integer: number of fields written
+ * Reply    integer: number of limit fields written
  */
 export const REPLACE_LIMITS_SCRIPT = `
+local keep = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 2) == 'a:' then
+    keep[#keep + 1] = all[i]
+    keep[#keep + 1] = all[i + 1]
+  end
+end
 redis.call('DEL', KEYS[1])
 if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+if #keep > 0 then redis.call('HSET', KEYS[1], unpack(keep)) end
 return #ARGV / 2
 `;
 export const REPLACE_LIMITS_SHA = sha1(REPLACE_LIMITS_SCRIPT);
@@ -208,7 +243,7 @@ export const REPLACE_LIMITS_SHA = sha1(REPLACE_LIMITS_SCRIPT);
 /**
  * Replace one integration's custom limits, leaving the rest of the tenant's.
  *
- * KEYS[1]  custom limits hash
+ * KEYS[1]  the tenant's config hash
  * ARGV[1]  integration field, ARGV[2..5] its four operation fields (all cleared)
  * ARGV[6…] field, value, … to write (may be empty: back to the defaults)
  * Reply    integer: number of fields written

@@ -1,4 +1,5 @@
 import type { SecretCache } from '../credentials/cache';
+import type { CredentialService } from '../credentials/service';
 import type { KeyValueStore } from '../kv/port';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
@@ -8,6 +9,8 @@ import type { Repositories } from '../storage/repositories';
 export interface SyncDeps {
   repos: Repositories;
   secrets: SecretCache;
+  /** Reads (and refreshes) integration credentials; decides what an auth failure means. */
+  credentials: CredentialService;
   kv: KeyValueStore;
   queue: QueueSender;
   providers: ProviderRegistry;

@@ -1,4 +1,5 @@
 import type { SecretCache } from '../credentials/cache';
+import type { CredentialService } from '../credentials/service';
 import type { Integration, SyncRecord } from '../domain/types';
 import { AuthError, describeError, RateLimitedError, UnrecoverableError } from '../errors';
 import type { KeyValueStore } from '../kv/port';
@@ -19,6 +20,7 @@ export interface OutboundDeps {
   repos: Repositories;
   providers: ProviderRegistry;
   secrets: SecretCache;
+  credentials: CredentialService;
   kv: KeyValueStore;
   queue: QueueSender;
   logger: Logger;
@@ -66,19 +68,28 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
   if (found && found.record.local?.idempotencyKey !== job.idempotencyKey && job.op !== 'create') {
     return { kind: 'superseded', reason: 'the record no longer holds this local change' };
   }
+  const used: { version?: string } = {};
   try {
-    const result = await push(deps, integration, provider, job, found?.record);
+    const result = await push(deps, integration, provider, job, found?.record, used);
     await deps.kv.set(doneKey(integration.id, job.idempotencyKey), result.externalId, DONE_TTL_MS);
     await recordAfterPush(deps.repos, integration, job, found, result, deps.now());
     return { kind: 'pushed', externalId: result.externalId };
   } catch (error) {
-    return settle(deps, job, integration, error, park);
+    return settle(deps, job, integration, error, park, used);
   }
 }
 
-async function push(deps: OutboundDeps, integration: Integration, provider: ProviderDefinition, job: OutboundJob, record: SyncRecord | undefined): Promise<PushResult> {
-  const secret = await deps.secrets.get(integration.credentialsSecret);
-  const credentials = provider.credentialsSchema.safeParse(secret ? JSON.parse(secret.value) : undefined);
+async function push(
+  deps: OutboundDeps,
+  integration: Integration,
+  provider: ProviderDefinition,
+  job: OutboundJob,
+  record: SyncRecord | undefined,
+  used: { version?: string },
+): Promise<PushResult> {
+  const access = await deps.credentials.getAccessCredentials(integration);
+  used.version = access.version;
+  const credentials = provider.credentialsSchema.safeParse(access.credentials);
   if (!credentials.success) throw new AuthError('Stored credentials are missing or invalid');
   const config = provider.configSchema.safeParse(integration.config);
   if (!config.success) throw new UnrecoverableError('Integration config is invalid');
@@ -107,20 +118,22 @@ async function settle(
   integration: Integration,
   error: unknown,
   park: (tenantId: string, reason: string, description: string) => Promise<OutboundOutcome>,
+  used: { version?: string },
 ): Promise<OutboundOutcome> {
   const reason = describeError(error);
+  let delay: number | undefined;
   if (error instanceof AuthError) {
-    const fresh = await deps.repos.getIntegration(integration.tenantId, integration.id);
-    if (fresh) {
-      const { etag: _etag, ...doc } = fresh;
-      await deps.repos.putIntegration({ ...doc, status: 'needs_reauth', updatedAt: deps.now().toISOString() });
+    // Re-read or refresh once (another instance may have rotated the token); otherwise the integration needs re-authorisation.
+    const outcome = used.version === undefined ? 'reauth_required' : await deps.credentials.onAuthFailure(integration, { version: used.version });
+    if (outcome === 'reauth_required' || (job.attempt ?? 0) >= 3) {
+      await deps.credentials.markNeedsReauth(integration, 'reauth_required', reason, `reauth:${integration.tenantId}:${integration.id}:${used.version ?? 'unreadable'}`);
+      return park(job.tenantId, 'AuthFailed', reason);
     }
-    deps.secrets.invalidate(integration.credentialsSecret);
-    return park(job.tenantId, 'AuthFailed', reason);
+    delay = 0;
   }
   if (error instanceof UnrecoverableError) return park(job.tenantId, 'Unrecoverable', reason);
   const attempt = (job.attempt ?? 0) + 1;
-  const delay = error instanceof RateLimitedError ? error.retryAfterMs : backoffDelay(attempt);
+  delay ??= error instanceof RateLimitedError ? error.retryAfterMs : backoffDelay(attempt);
   if (delay === undefined) return park(job.tenantId, 'RetriesExhausted', `after ${attempt - 1} retries: ${reason}`);
   const at = new Date(deps.now().getTime() + delay);
   // Same idempotency key: a retried create is recognised by the provider or by the done-ledger.

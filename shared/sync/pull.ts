@@ -14,6 +14,11 @@ import type { MessageInfo, SyncDeps } from './deps';
 import { applyStagedDeletes, processPage } from './page';
 import { RunTracker } from './runs';
 
+/** The credential version a run used, so an auth failure can tell a stale read from a revoked grant. */
+interface UsedCredentials {
+  version?: string;
+}
+
 export type SyncOutcome =
   | { kind: 'succeeded'; runId: string }
   | { kind: 'skipped'; reason: string }
@@ -58,9 +63,10 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   }
 
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId });
+  const used: UsedCredentials = {};
   try {
     await run.start(deps.now());
-    const finished = await pullPages(deps, integration, provider, run, lease);
+    const finished = await pullPages(deps, integration, provider, run, lease, used);
     if (!finished) {
       await continueLater(deps, job, run);
       log.info('sync continues in a new invocation (time budget reached)', { counts: run.counts });
@@ -69,7 +75,7 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
     log.info('sync succeeded', { counts: run.counts });
     return { kind: 'succeeded', runId };
   } catch (error) {
-    return await settleFailure(deps, job, message, integration, run, error);
+    return await settleFailure(deps, job, message, integration, run, error, used);
   } finally {
     await deps.kv.deleteIfEquals(lease.key, lease.holder).catch((e: unknown) => { log.warn('lock release failed', { error: e }); });
   }
@@ -82,11 +88,14 @@ async function pullPages(
   provider: ProviderDefinition,
   run: RunTracker,
   lease: { key: string; holder: string },
+  used: UsedCredentials,
 ): Promise<boolean> {
   const began = Date.now();
   await run.enter('authorizing', deps.now());
-  const secret = await deps.secrets.get(start.credentialsSecret);
-  const credentials = provider.credentialsSchema.safeParse(secret ? JSON.parse(secret.value) : undefined);
+  // Refreshed first when the access token is about to expire (single flight across instances).
+  const access = await deps.credentials.getAccessCredentials(start);
+  used.version = access.version;
+  const credentials = provider.credentialsSchema.safeParse(access.credentials);
   if (!credentials.success) throw new AuthError('Stored credentials are missing or invalid');
   const config = provider.configSchema.safeParse(start.config);
   if (!config.success) throw new UnrecoverableError('Integration config is invalid');
@@ -129,17 +138,16 @@ async function settleFailure(
   integration: Stored<Integration>,
   run: RunTracker,
   error: unknown,
+  used: UsedCredentials,
 ): Promise<SyncOutcome> {
   const reason = describeError(error);
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId: run.id });
   if (error instanceof RateLimitedError) return reschedule(deps, { ...job, runId: run.id }, run, error.retryAfterMs, reason);
   if (error instanceof AuthError) {
-    deps.secrets.invalidate(integration.credentialsSecret);
-    const fresh = await deps.repos.getIntegration(integration.tenantId, integration.id);
-    if (fresh) {
-      const { etag: _etag, ...doc } = fresh;
-      await deps.repos.putIntegration({ ...doc, status: 'needs_reauth', updatedAt: deps.now().toISOString() });
-    }
+    // Another instance may have refreshed, or one refresh may fix it: then retry at once from the checkpoint.
+    const outcome = used.version === undefined ? 'reauth_required' : await deps.credentials.onAuthFailure(integration, { version: used.version });
+    if (outcome !== 'reauth_required' && (job.attempt ?? 0) < 3) return reschedule(deps, { ...job, runId: run.id }, run, 0, `credentials ${outcome}; retrying`);
+    await deps.credentials.markNeedsReauth(integration, 'reauth_required', reason, `reauth:${integration.tenantId}:${integration.id}:${used.version ?? 'unreadable'}`);
     await run.fail(deps.now(), reason);
     log.warn('sync needs re-authorisation', { reason });
     return { kind: 'failed', runId: run.id, reason };

@@ -31,6 +31,12 @@ export interface KeyVaultTestServer {
   /** PEM of the self-signed certificate, for `tlsOptions: { ca }`. */
   cert: string;
   requests: RecordedRequest[];
+  /**
+   * Answer the next `count` authorized requests with `method` (and a path
+   * starting with `pathPrefix`) with `status` instead of serving them: a
+   * throttled (429) or unavailable (503) vault. Nothing is stored.
+   */
+  failNext(match: { method: string; pathPrefix?: string }, status: 429 | 500 | 503, count?: number): void;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
   const active = new Map<string, Secret>();
   const deleted = new Map<string, Secret>();
   const requests: RecordedRequest[] = [];
+  const faults: { method: string; pathPrefix: string; status: number; count: number }[] = [];
   let url = '';
 
   const latest = (s: Secret): Version => {
@@ -217,6 +224,14 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
       });
       return;
     }
+    const fault = faults.find((f) => f.count > 0 && f.method === method && u.pathname.startsWith(f.pathPrefix));
+    if (fault) {
+      fault.count--;
+      record(fault.status);
+      const code = fault.status === 429 ? 'Throttled' : 'ServiceUnavailable';
+      send(res, fault.status, { error: { code, message: 'Injected fault' } }, fault.status === 429 ? { 'retry-after': '1' } : {});
+      return;
+    }
     try {
       if (!u.searchParams.get('api-version')) throw new HttpError(400, 'BadParameter', 'api-version is required');
       const text = Buffer.concat(chunks).toString('utf8');
@@ -242,6 +257,9 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
     url,
     cert,
     requests,
+    failNext: (match, status, count = 1) => {
+      faults.push({ method: match.method, pathPrefix: match.pathPrefix ?? '/', status, count });
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         // Keep-alive sockets from the SDK's agent would otherwise hold close() open.

@@ -1,0 +1,14 @@
+import { getTenantLimits, putTenantLimits } from '../shared/api/limits';
+import { rateLimitingFor } from '../shared/ratelimit/factory';
+import { httpFunction } from './definitions';
+import { apiHandler } from './http-adapter';
+
+httpFunction('AdminLimits', {
+  route: 'admin/tenants/{tenantId}/limits',
+  methods: ['GET', 'PUT'],
+  authLevel: 'function',
+  handler: apiHandler((s, request) => {
+    const deps = { ...s.adminDeps, limits: rateLimitingFor(s).limits };
+    return request.method === 'PUT' ? putTenantLimits(deps, request) : getTenantLimits(deps, request);
+  }),
+});
