@@ -12,8 +12,7 @@
  * the tokens it issues work against the API, expire after 8 h of the `now`
  * clock, and rotate on refresh (reuse revokes the family; see oauth.ts).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSandbox } from '../http-server';
 import { GithubOAuthState, type OAuthAppOptions } from './oauth';
 import { createGithubRouter, type RouterControls } from './router';
 import { DEFAULT_TOKEN_LIMIT, GithubSandboxState, type IssuePatch, type NewIssue, type SandboxIssue } from './state';
@@ -88,36 +87,12 @@ export async function startGithubSandbox(options: GithubSandboxOptions = {}): Pr
     log: [],
   };
   const handle = createGithubRouter(state, oauth, controls);
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  // Keep-alive sockets would hold close() open; the sandbox is short-lived.
-  server.keepAliveTimeout = 1000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${host}:${address.port}`;
+  const server = await listenSandbox(handle, options);
+  origin = server.origin;
 
   return {
     url: origin,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((e) => {
-          if (e) reject(e);
-          else resolve();
-        });
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
     addToken: (token, o) => {
       state.addToken(token, o?.limit ?? DEFAULT_TOKEN_LIMIT);
     },

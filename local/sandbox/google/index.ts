@@ -10,9 +10,8 @@
  *   // ... pull from g.url ...
  *   await g.close();
  */
+import { listenSandbox } from '../http-server';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { AuthState } from './auth-state';
 import { CalendarState, type SandboxEvent } from './calendar-state';
 import { Channels } from './channels';
@@ -117,22 +116,8 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
     log: [],
   };
   const handle = createGoogleRouter({ auth, drive, calendar, channels, signer }, controls);
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const server = await listenSandbox(handle, options);
+  origin = server.origin;
 
   const must = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new Error(`sandbox: no ${what}`);
@@ -143,13 +128,7 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
     url: origin,
     close: async () => {
       await channels.flush();
-      await new Promise<void>((resolve, reject) => {
-        server.close((e) => {
-          if (e) reject(e);
-          else resolve();
-        });
-        server.closeAllConnections();
-      });
+      await server.close();
     },
     addClient: (id, c) => {
       auth.clients.set(id, { secret: c.secret, redirectUris: [...c.redirectUris] });

@@ -12,8 +12,7 @@
  * Misbehaviour controls: latency, injected failures (5xx bursts), 429 storms,
  * 529 overloads, exhausted budgets, revoked tokens, read-only tokens.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSandbox } from '../http-server';
 import { NotionOAuth, type OAuthClientRecord } from './oauth';
 import { createNotionRouter, type RouterControls } from './router';
 import { NotionSandboxState, type SandboxPage, type TokenOptions } from './state';
@@ -119,23 +118,8 @@ export async function startNotionSandbox(options: NotionSandboxOptions = {}): Pr
 
   const controls: RouterControls = { latencyMs: options.latencyMs ?? 0, failures: [], origin: () => origin, log: [] };
   const handle = createNotionRouter(state, oauth, controls);
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  // Keep-alive sockets would hold close() open; the sandbox is short-lived.
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const server = await listenSandbox(handle, options);
+  origin = server.origin;
 
   const fail = (n: number, status: number, o: { code?: string; message?: string; headers?: Record<string, string> } = {}): void => {
     const [code, message] = DEFAULT_CODES[status] ?? ['internal_server_error', 'Unexpected error occurred.'];
@@ -149,14 +133,7 @@ export async function startNotionSandbox(options: NotionSandboxOptions = {}): Pr
 
   return {
     url: origin,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((e) => {
-          if (e) reject(e);
-          else resolve();
-        });
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
     addToken: (token, o) => {
       state.addToken(token, o);
     },

@@ -11,8 +11,7 @@
  *   // ... pull with {type: 'token', accessToken: token, instanceUrl: sf.instanceUrl} ...
  *   await sf.close();
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSandbox } from '../http-server';
 import { salesforceId } from './ids';
 import { SandboxOAuth, type ConnectedApp } from './oauth';
 import { Locators } from './rest';
@@ -122,8 +121,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   };
   oauth.addUser(controls.defaultUser);
   const deps = { state, oauth, locators, controls, now, origin: (s: 'login' | 'instance') => origins[s] };
-  const login = await listen(createSalesforceRouter('login', deps), options.host);
-  const instance = await listen(createSalesforceRouter('instance', deps), options.host);
+  const login = await listenSandbox(createSalesforceRouter('login', deps), { host: options.host });
+  const instance = await listenSandbox(createSalesforceRouter('instance', deps), { host: options.host });
   origins.login = login.origin;
   origins.instance = instance.origin;
   let notificationSeq = 1;
@@ -145,7 +144,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     instanceUrl: instance.origin,
     organizationId,
     close: async () => {
-      await Promise.all([close(login.server), close(instance.server)]);
+      await Promise.all([login.close(), instance.close()]);
     },
     addConnectedApp: (app) => {
       oauth.addApp(app);
@@ -223,35 +222,4 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     deliverCallout,
     requests: () => controls.log,
   };
-}
-
-async function listen(handle: ReturnType<typeof createSalesforceRouter>, host = '127.0.0.1'): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  // Keep-alive sockets would hold close() open; the sandbox is short-lived.
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const h = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return { server, origin: `http://${h}:${address.port}` };
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.close((e) => {
-      if (e) reject(e);
-      else resolve();
-    });
-    server.closeAllConnections();
-  });
 }

@@ -8,8 +8,7 @@
  *   // ... pull from slack.apiUrl ...
  *   await slack.close();
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSandbox } from '../http-server';
 import { deliverSlackEvent, EventDispatcher, type DeliveryAttempt, type SlackDelivery, type SlackDeliveryResult, type Subscription } from './events';
 import { SlackOAuth, type SandboxOAuthClient } from './oauth';
 import { createSlackRouter, type RequestLog, type RouterControls } from './router';
@@ -118,23 +117,8 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     log: [],
   };
   const handle = createSlackRouter(ws, tokens, oauth, controls);
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${host}:${address.port}`;
+  const server = await listenSandbox(handle, options);
+  origin = server.origin;
 
   const inject = (n: number, failure: RouterControls['failures'][number]): void => {
     for (let i = 0; i < n; i++) controls.failures.push(failure);
@@ -148,14 +132,7 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     url: origin,
     apiUrl: `${origin}/api`,
     identity: IDENTITY,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((e) => {
-          if (e) reject(e);
-          else resolve();
-        });
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
     addToken: (t) => {
       tokens.add(t);
     },
