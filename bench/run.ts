@@ -3,12 +3,14 @@
  * table of each figure against its target and merges them into bench/results.json.
  */
 import { report, type Figure } from './results';
+import { benchRatelimit } from './ratelimit';
 import { benchSync } from './sync';
 import { benchWebhook } from './webhook';
 
 const PARTS: Record<string, () => Promise<Figure[]>> = {
   webhook: benchWebhook,
   sync: benchSync,
+  ratelimit: benchRatelimit,
 };
 
 async function main(): Promise<void> {

@@ -1,5 +1,4 @@
 import { getTenantLimits, putTenantLimits } from '../shared/api/limits';
-import { rateLimitingFor } from '../shared/ratelimit/factory';
 import { httpFunction } from './definitions';
 import { apiHandler } from './http-adapter';
 
@@ -8,7 +7,7 @@ httpFunction('AdminLimits', {
   methods: ['GET', 'PUT'],
   authLevel: 'function',
   handler: apiHandler((s, request) => {
-    const deps = { ...s.adminDeps, limits: rateLimitingFor(s).limits };
+    const deps = s.adminDeps;
     return request.method === 'PUT' ? putTenantLimits(deps, request) : getTenantLimits(deps, request);
   }),
 });

@@ -3,6 +3,7 @@ import './AdminConflicts';
 import './AdminCredentials';
 import './AdminDeadLetters';
 import './AdminIntegrations';
+import './AdminLimits';
 import './AdminRecords';
 import './AdminSync';
 import './AdminTenants';

@@ -19,6 +19,7 @@ import { createJwksSource } from './webhooks/jwks';
 import { IntegrationLookup } from './webhooks/lookup';
 import { buildCredentialModule, resolveStateKey, type CredentialModule } from './credentials/wiring';
 import { LogNotificationSink } from './notifications/memory';
+import { buildRateLimiting, type RateLimiting } from './ratelimit/factory';
 import type { NotificationSink } from './notifications/port';
 import type { WebhookDeps } from './webhooks/receive';
 import { buildAdapters } from './adapters';
@@ -51,6 +52,8 @@ export interface Services {
   healthChecks: HealthCheck[];
   /** Credential storage, refresh, OAuth connect and rotation (one module per process). */
   credentials: CredentialModule;
+  /** The multi-level limiter every provider call goes through, and custom limits. */
+  rateLimiting: RateLimiting;
   close(): Promise<void>;
 }
 
@@ -61,6 +64,7 @@ export interface ServiceOverrides {
   fetch?: typeof fetch;
   jwks?: JwksSource;
   notifications?: NotificationSink;
+  rateLimiting?: RateLimiting;
   now?: () => Date;
 }
 
@@ -78,6 +82,14 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
   const lookup = new IntegrationLookup(repos);
   const base = { repos, logger, now };
   const fetchFn = overrides.fetch ?? fetch;
+  const rateLimiting =
+    overrides.rateLimiting ??
+    buildRateLimiting({
+      // Redis configured (and not replaced by a test double) → the Redis limiter; otherwise in-memory.
+      ...(settings.REDIS_URL === undefined || overrides.adapters?.kv !== undefined ? {} : { redisUrl: settings.REDIS_URL }),
+      keyPrefix: `${settings.REDIS_KEY_PREFIX}rl:`,
+      logger,
+    });
   const credentials = buildCredentialModule({
     secrets,
     store: adapters.secrets,
@@ -116,20 +128,22 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
       maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES,
       coalesceSeconds: settings.WEBHOOK_COALESCE_SECONDS,
     },
-    syncDeps: { ...base, secrets, credentials: credentials.service, kv: adapters.kv, queue: adapters.queue, providers, fetch: fetchFn, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
-    adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES },
+    syncDeps: { ...base, secrets, credentials: credentials.service, limiter: rateLimiting.limiter, kv: adapters.kv, queue: adapters.queue, providers, fetch: fetchFn, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
+    adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES, limits: rateLimiting.limits },
     scheduleDeps: { ...base, queue: adapters.queue },
-    outboundDeps: { ...base, providers, secrets, credentials: credentials.service, kv: adapters.kv, queue: adapters.queue, fetch: fetchFn },
+    outboundDeps: { ...base, providers, secrets, credentials: credentials.service, limiter: rateLimiting.limiter, kv: adapters.kv, queue: adapters.queue, fetch: fetchFn },
     refresherDeps: { ...base, secrets: adapters.secrets },
     credentials,
+    rateLimiting,
     healthChecks: [
       { name: 'store', check: () => adapters.store.ping() },
       { name: 'secrets', check: () => adapters.secrets.ping() },
       { name: 'kv', check: () => adapters.kv.ping() },
       { name: 'queue', check: () => adapters.queue.ping() },
+      rateLimiting.healthCheck,
     ],
     close: async () => {
-      await Promise.allSettled([adapters.store.close(), adapters.secrets.close(), adapters.kv.close(), adapters.queue.close()]);
+      await Promise.allSettled([adapters.store.close(), adapters.secrets.close(), adapters.kv.close(), adapters.queue.close(), rateLimiting.close()]);
     },
   };
 }

@@ -2,6 +2,7 @@ import type { SecretCache } from '../credentials/cache';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
 import type { ProviderRegistry } from '../providers/types';
+import type { LimitsStore } from '../ratelimit/types';
 import type { Repositories } from '../storage/repositories';
 import type { IntegrationLookup } from '../webhooks/lookup';
 
@@ -14,5 +15,7 @@ export interface AdminDeps {
   logger: Logger;
   adminKey: string;
   defaultScheduleMinutes: number;
+  /** Custom rate limits (an integration's `limits` field lands here). */
+  limits: LimitsStore;
   now: () => Date;
 }

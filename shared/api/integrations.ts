@@ -5,6 +5,7 @@ import { InputError } from '../errors';
 import { RECORD_SHARDS } from '../storage/names';
 import { parseNcrontab } from '../sync/ncrontab';
 import { mappingSpecSchema } from '../sync/transform';
+import { integrationLimitsSchema } from '../ratelimit/schemas';
 import type { Stored } from '../storage/port';
 import type { AdminDeps } from './deps';
 import { adminRoute, ok, parseWith, readJson } from './http';
@@ -25,6 +26,8 @@ const integrationBody = z.strictObject({
   mappings: mappingSpecSchema.optional(),
   shardMap: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.enum(RECORD_SHARDS)).optional(),
   conflictStrategy: z.enum(['provider-wins', 'local-wins', 'newest-wins', 'manual']).optional(),
+  /** Custom per-minute limits for this integration and its operations; effective at once on every instance. */
+  limits: integrationLimitsSchema.optional(),
 });
 
 function checkCron(expr: string): void {
@@ -109,6 +112,7 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
     updatedAt: now,
   };
   const stored = await deps.repos.putIntegration(integration, existing?.etag);
+  if (body.limits !== undefined) await deps.limits.setIntegration(tenantId, integrationId, body.limits);
   deps.lookup.forget(integrationId);
   deps.secrets.invalidate(credentialsSecret);
   return ok(integrationView(stored), existing ? 200 : 201);

@@ -56,6 +56,8 @@ export async function providerFetch(
   try {
     response = await ctx.fetch(url, { ...init, signal });
   } catch (e) {
+    // The rate limiter refused the request before it was sent: keep its retry time.
+    if (e instanceof RateLimitedError) throw e;
     throw new RetryableError(`${operation}: ${transportFailure(e, ctx.signal, timeout)}`, { cause: e });
   }
 

@@ -4,7 +4,6 @@
  * profile), the in-memory limiter behind alerts. One per process.
  */
 import type { HealthCheck } from '../api/health';
-import type { Settings } from '../config/settings';
 import type { Logger } from '../observability/logger';
 import type { AdaptiveOptions } from './adaptive';
 import { AlertingRateLimiter } from './alerts';
@@ -96,22 +95,7 @@ function logAlerts(logger: Logger | undefined): AlertListener {
   };
 }
 
-const perServices = new WeakMap<object, RateLimiting>();
-
-/**
- * The process's rate limiting for a Services object, built on first use from
- * its settings (REDIS_URL, REDIS_KEY_PREFIX). Until the composition root
- * holds it itself, the admin route reaches it through here.
- */
-export function rateLimitingFor(services: { settings: Pick<Settings, 'REDIS_URL' | 'REDIS_KEY_PREFIX'>; logger: Logger }): RateLimiting {
-  let built = perServices.get(services);
-  if (!built) {
-    built = buildRateLimiting({
-      ...(services.settings.REDIS_URL === undefined ? {} : { redisUrl: services.settings.REDIS_URL }),
-      keyPrefix: services.settings.REDIS_KEY_PREFIX,
-      logger: services.logger,
-    });
-    perServices.set(services, built);
-  }
-  return built;
+/** The process's rate limiting, as the composition root built it. */
+export function rateLimitingFor(services: { rateLimiting: RateLimiting }): RateLimiting {
+  return services.rateLimiting;
 }

@@ -1,5 +1,6 @@
 import type { SecretCache } from '../credentials/cache';
 import type { CredentialService } from '../credentials/service';
+import type { RateLimiter } from '../ratelimit/types';
 import type { KeyValueStore } from '../kv/port';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
@@ -11,6 +12,8 @@ export interface SyncDeps {
   secrets: SecretCache;
   /** Reads (and refreshes) integration credentials; decides what an auth failure means. */
   credentials: CredentialService;
+  /** Every provider request is admitted here first (tenant, integration and operation levels). */
+  limiter: RateLimiter;
   kv: KeyValueStore;
   queue: QueueSender;
   providers: ProviderRegistry;

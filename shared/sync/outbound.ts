@@ -1,5 +1,7 @@
 import type { SecretCache } from '../credentials/cache';
 import type { CredentialService } from '../credentials/service';
+import { limitedFetch, signalRecorder } from '../ratelimit/admit';
+import type { RateLimiter } from '../ratelimit/types';
 import type { Integration, SyncRecord } from '../domain/types';
 import { AuthError, describeError, RateLimitedError, UnrecoverableError } from '../errors';
 import type { KeyValueStore } from '../kv/port';
@@ -21,6 +23,7 @@ export interface OutboundDeps {
   providers: ProviderRegistry;
   secrets: SecretCache;
   credentials: CredentialService;
+  limiter: RateLimiter;
   kv: KeyValueStore;
   queue: QueueSender;
   logger: Logger;
@@ -94,8 +97,16 @@ async function push(
   const config = provider.configSchema.safeParse(integration.config);
   if (!config.success) throw new UnrecoverableError('Integration config is invalid');
   if (!provider.push) throw new UnrecoverableError('push not supported');
+  // A write refused by the limiter is not sent: RateLimitedError reschedules it with its idempotency key.
+  const scope = { tenantId: integration.tenantId, integrationId: integration.id, provider: integration.provider };
   return provider.push.apply(
-    { baseUrl: integration.baseUrl, config: config.data, credentials: credentials.data, fetch: deps.fetch },
+    {
+      baseUrl: integration.baseUrl,
+      config: config.data,
+      credentials: credentials.data,
+      fetch: limitedFetch(deps.fetch, deps.limiter, scope, job.op),
+      onRateLimit: signalRecorder(deps.limiter, scope),
+    },
     {
       op: job.op,
       entityType: job.entityType,

@@ -6,6 +6,7 @@ import { QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
 import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
+import { limitedFetch, signalRecorder } from '../ratelimit/admit';
 import { saveCursor } from './checkpoint';
 import { backoffDelay } from './backoff';
 import { readAhead } from './concurrency';
@@ -104,12 +105,16 @@ async function pullPages(
   let integration = start;
   const fresh = run.full && run.counts.fetched === 0;
   await run.enter('fetching', deps.now());
+  // Every page request is admitted by the limiter first; a refusal reschedules the run (a fetch is safe to delay).
+  const scope = { tenantId: integration.tenantId, integrationId: integration.id, provider: integration.provider };
   const pages = provider.pull({
     baseUrl: integration.baseUrl,
     config: config.data,
     credentials: credentials.data,
     cursor: fresh ? undefined : integration.cursor,
-    fetch: deps.fetch,
+    // A wait of up to 2 s is absorbed in process: cheaper than a round trip through the queue.
+    fetch: limitedFetch(deps.fetch, deps.limiter, scope, 'fetch', { maxWaitMs: 2_000 }),
+    onRateLimit: signalRecorder(deps.limiter, scope, (error) => { deps.logger.warn('rate-limit signal not recorded', { error }); }),
   });
   // The next page downloads while this one is processed; the cursor still moves only after a page is stored.
   for await (const page of readAhead(pages)) {

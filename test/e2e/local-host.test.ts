@@ -57,7 +57,7 @@ test('health answers 200 with one check per dependency', async () => {
   expect(res.status).toBe(200);
   const body = (await res.json()) as { status: string; checks: Record<string, { status: string }> };
   expect(body.status).toBe('ok');
-  expect(Object.keys(body.checks).sort()).toEqual(['kv', 'queue', 'secrets', 'store']);
+  expect(Object.keys(body.checks).sort()).toEqual(['kv', 'queue', 'ratelimit', 'secrets', 'store']);
 });
 
 test('admin: create tenant and integration, sync, and read runs and records over HTTP', async () => {

@@ -7,6 +7,7 @@ import { RedisLimitsStore } from '../../shared/ratelimit/redis-limits';
 import {
   CHECK_SCRIPT,
   CHECK_SHA,
+  checkBatchReplySchema,
   checkReplySchema,
   fieldsWrittenReplySchema,
   REPLACE_LIMITS_SCRIPT,
@@ -114,14 +115,18 @@ describe('Lua scripts on the real Redis', () => {
     }
   });
 
-  it('the check script replies 10 integers: admitted, then refused with level and retry', async () => {
+  it('the check script replies 10 integers per check: admitted, then refused with level and retry', async () => {
     const k = base();
     const keys = [`${k}cfg`, `${k}w`];
-    const args = ['x', 'fetch', 100, 2, '', 60_000, 1_000, 300_000];
-    const first = checkReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, ...keys, ...args));
+    const head = [60_000, 1_000, 300_000, 100];
+    const one = ['x', 'fetch', 2, ''];
+    const first = checkReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, ...keys, ...head, ...one));
     expect(first).toEqual([1, 0, 0, 1, 100, 1, 2, 1, 2, 0]);
-    checkReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, ...keys, ...args));
-    const third = checkReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, ...keys, ...args));
+    // A batch of two: checked in order, the second sees the first's count.
+    const pair = checkBatchReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, ...keys, ...head, ...one, ...one));
+    expect(pair).toHaveLength(20);
+    expect(checkReplySchema.parse(pair.slice(0, 10))).toEqual([1, 0, 0, 2, 100, 2, 2, 2, 2, 0]);
+    const third = checkReplySchema.parse(pair.slice(10));
     expect(third.slice(0, 2)).toEqual([0, 2]);
     expect(third[2]).toBeGreaterThan(0);
     expect(third[2]).toBeLessThanOrEqual(61_000);
@@ -146,7 +151,7 @@ describe('Lua scripts on the real Redis', () => {
     // Recovery 1 ms, no block left: the next check sees a settled state and removes it.
     await admin.evalsha(SIGNAL_SHA, 1, `${k}cfg`, 'y', '', '', 0.5, 1, 0.5, 0.05, 3_600_000);
     await sleep(5);
-    const check = checkReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, `${k}cfg`, `${k}w`, 'y', 'fetch', 100, 10, '', 60_000, 1_000, 1));
+    const check = checkReplySchema.parse(await admin.evalsha(CHECK_SHA, 2, `${k}cfg`, `${k}w`, 60_000, 1_000, 1, 100, 'y', 'fetch', 10, ''));
     expect(check[6]).toBe(10);
     expect(await admin.hexists(`${k}cfg`, 'a:y')).toBe(0);
   });

@@ -161,3 +161,14 @@ test('transient failures back off 30 s, 2 min, 10 min (with jitter), then fail t
   const parked = await t.services.repos.listDeadLetters(seed.tenantId, 10);
   expect(parked.items.map((d) => d.reason)).toEqual(['RetriesExhausted']);
 });
+
+test('every page request goes through the rate limiter: over the integration\'s fetch limit the run is rescheduled, not failed', async () => {
+  await t.services.adminDeps.limits.setIntegration(seed.tenantId, seed.integrationId, { operations: { fetch: 2 } });
+  const outcome = await runPullSync(t.services.syncDeps, job({ runId: 'run-limited' }), msg());
+  expect(outcome.kind).toBe('rescheduled');
+  expect(outcome.kind === 'rescheduled' ? outcome.reason : '').toMatch(/Rate limit reached for integration .* \(fetch\)/);
+  // Two pages were admitted and stored; the third request was never sent.
+  expect(gh.requests().filter((r) => r.path.startsWith('/repos/octo/hello/issues'))).toHaveLength(2);
+  expect(await allRecords()).toHaveLength(200);
+  expect((await t.services.repos.getRun(seed.tenantId, 'run-limited'))?.status).toBe('queued');
+});
