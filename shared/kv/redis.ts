@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import type { KeyValueStore } from './port';
+import { closeRedisClient, runScript } from './redis-script';
 import { checkTtl } from './ttl';
 
 /**
@@ -76,15 +77,9 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await this.script(EXPIRE_IF_EQUALS_SCRIPT, EXPIRE_IF_EQUALS_SHA, key, [expected, String(px)])) === 1;
   }
 
-  private async script(source: string, sha: string, key: string, argv: string[]): Promise<unknown> {
+  private async script(text: string, sha: string, key: string, argv: string[]): Promise<unknown> {
     await ensureRedisReady(this.client);
-    try {
-      return await this.client.evalsha(sha, 1, this.k(key), ...argv);
-    } catch (e) {
-      // The script cache is empty after a restart, failover or SCRIPT FLUSH: EVAL loads it again.
-      if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
-      return this.client.eval(source, 1, this.k(key), ...argv);
-    }
+    return runScript(this.client, { text, sha }, [this.k(key)], argv);
   }
 
   async delete(key: string): Promise<void> {
@@ -105,17 +100,8 @@ export class RedisKeyValueStore implements KeyValueStore {
     await this.client.ping();
   }
 
-  async close(): Promise<void> {
-    if (this.client.status !== 'ready') {
-      // Never connected, or reconnecting: nothing to say goodbye to, and QUIT would fail fast anyway.
-      this.client.disconnect();
-      return;
-    }
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect(); // the connection died mid-QUIT; drop it locally
-    }
+  close(): Promise<void> {
+    return closeRedisClient(this.client);
   }
 
   private k(key: string): string {

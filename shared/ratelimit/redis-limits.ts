@@ -15,7 +15,7 @@ import type Redis from 'ioredis';
 import { z } from 'zod';
 import { whenReady } from './client';
 import { checkPrefix, LIMIT_FIELDS, configKey } from './keys';
-import { runScript, type ScriptClient } from './run-script';
+import { runScript, type ScriptClient } from '../kv/redis-script';
 import {
   fieldsWrittenReplySchema,
   REPLACE_LIMITS_SCRIPT,

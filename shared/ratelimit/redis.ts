@@ -10,7 +10,7 @@ import { DEFAULT_ADAPTIVE, isEmptyEffect, signalEffect, type AdaptiveOptions } f
 import { DEFAULT_TENANT_PER_MINUTE, providerDefaults } from './defaults';
 import { whenReady } from './client';
 import { checkKeys, checkPrefix, integrationArg } from './keys';
-import { runScript, type ScriptClient } from './run-script';
+import { closeRedisClient, runScript, type ScriptClient } from '../kv/redis-script';
 import { CHECK_REPLY_LENGTH, CHECK_SCRIPT, CHECK_SHA, checkBatchReplySchema, checkReplySchema, SIGNAL_SCRIPT, SIGNAL_SHA, signalReplySchema, type CheckReply } from './scripts';
 import { DEFAULT_WINDOW, type LevelUsage, type RateLimitDecision, type RateLimitLevel, type RateLimiter, type RateLimitOperation, type RateLimitScope, type WindowOptions } from './types';
 import { checkWindow } from './window';
@@ -109,16 +109,8 @@ export class RedisRateLimiter implements RateLimiter {
     await this.client.ping();
   }
 
-  async close(): Promise<void> {
-    if (this.client.status !== 'ready') {
-      this.client.disconnect();
-      return;
-    }
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+  close(): Promise<void> {
+    return closeRedisClient(this.client);
   }
 
   private flush(): void {

@@ -21,3 +21,19 @@ export async function runScript(
     return await client.eval(script.text, keys.length, ...keys, ...args);
   }
 }
+
+/** What closing a client needs from ioredis. */
+export type ClosableClient = Pick<Redis, 'status' | 'quit' | 'disconnect'>;
+
+/** QUIT when connected; otherwise (never connected, reconnecting, or QUIT failing) just drop the socket. */
+export async function closeRedisClient(client: ClosableClient): Promise<void> {
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect(); // the connection died mid-QUIT
+  }
+}
