@@ -3,7 +3,6 @@ import type { AdminDeps } from './api/deps';
 import type { HealthCheck } from './api/health';
 import { SecretCache } from './credentials/cache';
 import type { SecretStore } from './credentials/port';
-import type { RefresherDeps } from './credentials/refresher';
 import { loadSettings, type Settings } from './config/settings';
 import type { KeyValueStore } from './kv/port';
 import type { QueueReceiver, QueueSender } from './messaging/port';
@@ -48,7 +47,6 @@ export interface Services {
   adminDeps: AdminDeps;
   scheduleDeps: ScheduleDeps;
   outboundDeps: OutboundDeps;
-  refresherDeps: RefresherDeps;
   healthChecks: HealthCheck[];
   /** Credential storage, refresh, OAuth connect and rotation (one module per process). */
   credentials: CredentialModule;
@@ -132,7 +130,6 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
     adminDeps: { ...base, secrets, queue: adapters.queue, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES, limits: rateLimiting.limits },
     scheduleDeps: { ...base, queue: adapters.queue },
     outboundDeps: { ...base, providers, secrets, credentials: credentials.service, limiter: rateLimiting.limiter, kv: adapters.kv, queue: adapters.queue, fetch: fetchFn },
-    refresherDeps: { ...base, secrets: adapters.secrets },
     credentials,
     rateLimiting,
     healthChecks: [

@@ -11,12 +11,12 @@ import { AuthError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { ProviderRegistry } from '../providers/types';
 import type { Stored } from '../storage/port';
+import { mapLimit } from '../sync/concurrency';
 import type { Repositories } from '../storage/repositories';
 import type { SecretCache } from './cache';
 import { REFRESHABLE_KINDS } from './envelope';
 import { readOAuthClient } from './oauth-client';
 import { expiryState, rotationStatus, type PolicyKind } from './policies';
-import type { SecretStore } from './port';
 import type { CredentialService } from './service';
 import { notifyAbout } from './status';
 import { retireExpiredWebhookSecret, type WebhookRotationDeps } from './webhook-rotation';
@@ -60,22 +60,15 @@ export interface TokenRefresherReport {
 
 export async function runTokenRefresher(deps: TokenRefresherDeps): Promise<TokenRefresherReport> {
   const report: TokenRefresherReport = { scanned: 0, refreshed: 0, failed: 0, reauthRequired: 0, webhookSecretsRetired: 0, attention: [] };
-  let continuation: string | undefined;
-  do {
-    const page = await deps.repos.listAllIntegrations(100, continuation);
-    continuation = page.continuation;
-    const queue = [...page.items];
-    const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        report.scanned++;
-        await visit(deps, next, report).catch((error: unknown) => {
-          report.failed++;
-          deps.logger.error('token refresher: integration failed', { integrationId: next.id, error });
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  } while (continuation !== undefined);
+  for await (const page of deps.repos.integrationPages()) {
+    await mapLimit(page, CONCURRENCY, async (integration) => {
+      report.scanned++;
+      await visit(deps, integration, report).catch((error: unknown) => {
+        report.failed++;
+        deps.logger.error('token refresher: integration failed', { integrationId: integration.id, error });
+      });
+    });
+  }
   deps.logger.info('token refresher pass', {
     scanned: report.scanned,
     refreshed: report.refreshed,
@@ -162,33 +155,4 @@ async function attend(
     // A reminder a day, not one every five minutes.
     oncePerMs: DAY_MS,
   });
-}
-
-// ---- Before the credentials work: kept while composition.ts still builds `refresherDeps` ----
-
-/** The foundation's scan deps; functions/TokenRefresher.ts now runs `runTokenRefresher`. Remove with `refresherDeps`. */
-export interface RefresherDeps {
-  repos: Repositories;
-  secrets: SecretStore;
-  logger: Logger;
-  now: () => Date;
-}
-
-/** Counts of credentials whose Key Vault expiry is near; superseded by `runTokenRefresher`. */
-export async function scanExpiringCredentials(deps: RefresherDeps): Promise<{ scanned: number; expiringSoon: number; expired: number }> {
-  const now = deps.now().getTime();
-  const report = { scanned: 0, expiringSoon: 0, expired: 0 };
-  let continuation: string | undefined;
-  do {
-    const page = await deps.repos.listAllIntegrations(100, continuation);
-    continuation = page.continuation;
-    for (const integration of page.items) {
-      report.scanned++;
-      const expiresAt = (await deps.secrets.get(integration.credentialsSecret))?.expiresOn?.getTime();
-      if (expiresAt === undefined) continue;
-      if (expiresAt <= now) report.expired++;
-      else if (expiresAt - now <= REFRESH_WINDOW_MS) report.expiringSoon++;
-    }
-  } while (continuation !== undefined);
-  return report;
 }

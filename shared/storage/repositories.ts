@@ -55,6 +55,16 @@ export class Repositories {
     });
   }
 
+  /** Every integration of every tenant, a page at a time (scheduler, token refresher). */
+  async *integrationPages(pageSize = 100): AsyncGenerator<Stored<Integration>[]> {
+    let continuation: string | undefined;
+    do {
+      const page = await this.listAllIntegrations(pageSize, continuation);
+      continuation = page.continuation;
+      yield page.items;
+    } while (continuation !== undefined);
+  }
+
   listAllIntegrations(limit: number, continuation?: string): Promise<Page<Stored<Integration>>> {
     return this.store.queryAll<Integration>(CONTAINERS.integrations, {
       where: { type: 'integration' },

@@ -66,11 +66,8 @@ export function dueSlot(integration: Integration, now: Date): string | undefined
 export async function scheduleDueSyncs(deps: ScheduleDeps, pastDue: boolean): Promise<ScheduleReport> {
   const now = deps.now();
   const report: ScheduleReport = { scanned: 0, enqueued: 0, pastDue, slots: {} };
-  let continuation: string | undefined;
-  do {
-    const page = await deps.repos.listAllIntegrations(100, continuation);
-    continuation = page.continuation;
-    for (const integration of page.items) {
+  for await (const page of deps.repos.integrationPages()) {
+    for (const integration of page) {
       report.scanned++;
       const slot = dueSlot(integration, now);
       if (slot === undefined) continue;
@@ -79,7 +76,7 @@ export async function scheduleDueSyncs(deps: ScheduleDeps, pastDue: boolean): Pr
         report.slots[integration.id] = slot;
       }
     }
-  } while (continuation !== undefined);
+  }
   deps.logger.info('scheduler pass', { scanned: report.scanned, enqueued: report.enqueued, pastDue });
   return report;
 }
