@@ -1,4 +1,4 @@
-import { listRuns, postSync } from '../shared/api/runs';
+import { cancelRun, listRuns, postSync } from '../shared/api/runs';
 import { httpFunction } from './definitions';
 import { apiHandler } from './http-adapter';
 
@@ -14,4 +14,11 @@ httpFunction('AdminRuns', {
   methods: ['GET'],
   authLevel: 'function',
   handler: apiHandler((s, request) => listRuns(s.adminDeps, request)),
+});
+
+httpFunction('AdminRunCancel', {
+  route: 'admin/tenants/{tenantId}/integrations/{integrationId}/runs/{runId}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: apiHandler((s, request) => cancelRun(s.adminDeps, request)),
 });

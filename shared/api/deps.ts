@@ -1,4 +1,5 @@
 import type { SecretCache } from '../credentials/cache';
+import type { KeyValueStore } from '../kv/port';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
 import type { ProviderRegistry } from '../providers/types';
@@ -10,6 +11,8 @@ export interface AdminDeps {
   repos: Repositories;
   secrets: SecretCache;
   queue: QueueSender;
+  /** Run cancellation flags, read by the workers. */
+  kv: KeyValueStore;
   providers: ProviderRegistry;
   lookup: IntegrationLookup;
   logger: Logger;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { SyncRun } from '../domain/types';
+import { CANCEL_TTL_MS, cancelKey } from '../sync/pull';
 import { newRun } from '../sync/runs';
 import { InputError } from '../errors';
 import { QUEUES } from '../messaging/names';
@@ -58,4 +59,26 @@ export const listRuns = adminRoute<AdminDeps>(async (deps, request) => {
   if (!(await deps.repos.getIntegration(tenantId, integrationId))) throw new InputError(404, `Integration '${integrationId}' not found`);
   const page = await deps.repos.listRuns(tenantId, integrationId, limit, continuation);
   return ok({ items: page.items.map(runView), ...(page.continuation ? { continuation: page.continuation } : {}) });
+});
+
+/**
+ * Cancel a run. A queued run is marked cancelled at once; a running one stops
+ * at its next page boundary (what it stored stays; its staged deletes are
+ * dropped, so a partial run deletes nothing).
+ */
+export const cancelRun = adminRoute<AdminDeps>(async (deps, request) => {
+  const tenantId = routeId(request.params, 'tenantId');
+  const integrationId = routeId(request.params, 'integrationId');
+  const runId = z.string().regex(/^run-[A-Za-z0-9-]{1,64}$/).safeParse(request.params.runId);
+  if (!runId.success) throw new InputError(400, 'runId: not a run id');
+  const run = await deps.repos.getRun(tenantId, runId.data);
+  if (run?.integrationId !== integrationId) throw new InputError(404, 'Run not found');
+  if (run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled') throw new InputError(409, `Run is already ${run.status}`);
+  await deps.kv.set(cancelKey(integrationId, run.id), deps.now().toISOString(), CANCEL_TTL_MS);
+  if (run.status === 'queued') {
+    const { etag, ...doc } = run;
+    const at = deps.now().toISOString();
+    await deps.repos.putRun({ ...doc, status: 'cancelled', finishedAt: at, error: 'cancelled by an admin' }, etag);
+  }
+  return ok({ id: run.id, status: run.status === 'queued' ? 'cancelled' : 'cancelling' }, 202);
 });

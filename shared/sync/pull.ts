@@ -25,6 +25,7 @@ export type SyncOutcome =
   | { kind: 'skipped'; reason: string }
   | { kind: 'rescheduled'; runId: string; at: string; reason: string }
   | { kind: 'continued'; runId: string }
+  | { kind: 'cancelled'; runId: string }
   | { kind: 'failed'; runId: string; reason: string };
 
 /**
@@ -37,6 +38,10 @@ export const SYNC_LOCK_TTL_MS = 2 * 60 * 1000;
 export const BUSY_RETRY_MS = 30_000;
 
 const lockKey = (integrationId: string): string => `lock:sync:{${integrationId}}`;
+
+/** An admin's request to stop a run; workers look for it before starting and at every page boundary. */
+export const cancelKey = (integrationId: string, runId: string): string => `cancel:{${integrationId}}:${runId}`;
+export const CANCEL_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Runs one pull sync through its ten phases and settles every failure itself:
@@ -68,6 +73,10 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   try {
     await run.start(deps.now());
     const finished = await pullPages(deps, integration, provider, run, lease, used);
+    if (finished === 'cancelled') {
+      log.info('sync cancelled', { counts: run.counts });
+      return { kind: 'cancelled', runId };
+    }
     if (!finished) {
       await continueLater(deps, job, run);
       log.info('sync continues in a new invocation (time budget reached)', { counts: run.counts });
@@ -82,7 +91,7 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   }
 }
 
-/** Pages until done (true) or the time budget is spent at a page boundary (false). */
+/** Pages until done (true), the time budget is spent at a page boundary (false), or an admin cancels. */
 async function pullPages(
   deps: SyncDeps,
   start: Stored<Integration>,
@@ -90,8 +99,13 @@ async function pullPages(
   run: RunTracker,
   lease: { key: string; holder: string },
   used: UsedCredentials,
-): Promise<boolean> {
+): Promise<boolean | 'cancelled'> {
   const began = Date.now();
+  const cancelled = async (): Promise<boolean> => (await deps.kv.get(cancelKey(start.id, run.id))) !== undefined;
+  if (await cancelled()) {
+    await run.cancel(deps.now());
+    return 'cancelled';
+  }
   await run.enter('authorizing', deps.now());
   // Refreshed first when the access token is about to expire (single flight across instances).
   const access = await deps.credentials.getAccessCredentials(start);
@@ -126,6 +140,10 @@ async function pullPages(
       throw new RetryableError('sync lease lost');
     }
     if (page.done) break;
+    if (await cancelled()) {
+      await run.cancel(deps.now());
+      return 'cancelled';
+    }
     await run.enter('fetching', deps.now());
     if (Date.now() - began >= deps.timeBudgetMs) return false;
   }

@@ -127,10 +127,16 @@ export class RunTracker {
     this.lastWrite = Date.now();
   }
 
-  private async end(status: 'succeeded' | 'failed', now: Date, error?: string): Promise<void> {
+  /** Stopped on an admin's request at a page boundary: what was stored stays, staged deletes are dropped. */
+  async cancel(now: Date): Promise<void> {
+    this.run = { ...this.run, stagedDeletes: [] };
+    await this.end('cancelled', now, 'cancelled by an admin');
+  }
+
+  private async end(status: 'succeeded' | 'failed' | 'cancelled', now: Date, error?: string): Promise<void> {
     const at = now.toISOString();
     const phases = this.run.phases.map((p) => {
-      if (p.status === 'running') return { ...p, status: status === 'succeeded' ? ('done' as const) : ('failed' as const), finishedAt: at };
+      if (p.status === 'running') return { ...p, status: status === 'failed' ? ('failed' as const) : ('done' as const), finishedAt: at };
       return p;
     });
     const { error: _old, ...rest } = this.run;

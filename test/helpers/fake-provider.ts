@@ -17,6 +17,8 @@ export interface FakeDataset {
   pushes: PushOperation[];
   pushFails?: 'retryable' | 'auth' | 'rate' | 'unrecoverable';
   requests: number;
+  /** Called as each page is requested (0-based), before it is returned. */
+  onPage?: (page: number) => Promise<void>;
 }
 
 export const datasets = new Map<string, FakeDataset>();
@@ -58,6 +60,7 @@ export const fakeProvider: ProviderDefinition<z.infer<typeof configSchema>, z.in
         await Promise.resolve();
         fail(d.failAt.error);
       }
+      await d.onPage?.(page);
       const records = d.records.slice(offset, offset + d.pageSize);
       offset += records.length;
       const done = offset >= d.records.length;

@@ -1,5 +1,5 @@
 import { putIntegration } from '../../shared/api/integrations';
-import { listRuns } from '../../shared/api/runs';
+import { cancelRun, listRuns, postSync } from '../../shared/api/runs';
 import { PHASES } from '../../shared/domain/types';
 import { QUEUES } from '../../shared/messaging/names';
 import { syncJobSchema } from '../../shared/messaging/messages';
@@ -191,4 +191,37 @@ test('the same job delivered twice at once makes one run and one set of writes',
   const [retry] = t.queue.peek(QUEUES.syncInbound);
   expect(await runPullSync(t.services.syncDeps, syncJobSchema.parse(retry?.body), message())).toEqual({ kind: 'skipped', reason: 'run already finished (redelivery)' });
   expect(recordWrites).toBe(30);
+});
+
+test('an admin cancels a running run: it stops at the next page boundary, keeps what it stored, deletes nothing', async () => {
+  const d = dataset('cancel', Array.from({ length: 50 }, (_, i) => item(i, ts(i))));
+  await fakeIntegration(t, 'cx', 'cancel');
+  await runPullSync(t.services.syncDeps, pullJob('cx'), message());
+  d.records[45] = item(45, ts(50), { deleted: true });
+  const params = { tenantId: 'acme', integrationId: 'cx', runId: 'run-cancel-me' };
+  d.onPage = async (page) => {
+    if (page !== 2) return;
+    const res = await cancelRun(t.services.adminDeps, apiRequest({ method: 'POST', params }));
+    expect(res).toMatchObject({ status: 202, jsonBody: { status: 'cancelling' } });
+  };
+  const outcome = await runPullSync(t.services.syncDeps, pullJob('cx', { runId: 'run-cancel-me', full: true }), message());
+  expect(outcome).toEqual({ kind: 'cancelled', runId: 'run-cancel-me' });
+  const run = await t.services.repos.getRun('acme', 'run-cancel-me');
+  expect(run?.status).toBe('cancelled');
+  expect(run?.counts.fetched).toBeLessThan(50);
+  expect((await records(t, 'cx')).find((r) => r.externalId === '45')?.deleted).toBe(false);
+  expect((await cancelRun(t.services.adminDeps, apiRequest({ method: 'POST', params }))).status).toBe(409);
+});
+
+test('cancelling a queued run marks it cancelled at once, and its message then does nothing', async () => {
+  dataset('cq', [item(1, ts(1))]);
+  await fakeIntegration(t, 'cq', 'cq');
+  const sync = await postSync(t.services.adminDeps, apiRequest({ method: 'POST', params: { tenantId: 'acme', integrationId: 'cq' } }));
+  const { runId } = sync.jsonBody as { runId: string };
+  const res = await cancelRun(t.services.adminDeps, apiRequest({ method: 'POST', params: { tenantId: 'acme', integrationId: 'cq', runId } }));
+  expect(res.jsonBody).toMatchObject({ status: 'cancelled' });
+  const [queued] = t.queue.peek(QUEUES.syncInbound);
+  expect(await runPullSync(t.services.syncDeps, syncJobSchema.parse(queued?.body), message())).toEqual({ kind: 'skipped', reason: 'run already finished (redelivery)' });
+  expect(await records(t, 'cq')).toHaveLength(0);
+  expect((await cancelRun(t.services.adminDeps, apiRequest({ method: 'POST', params: { tenantId: 'acme', integrationId: 'cq', runId: 'run-nope' } }))).status).toBe(404);
 });
