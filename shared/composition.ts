@@ -127,7 +127,7 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
       coalesceSeconds: settings.WEBHOOK_COALESCE_SECONDS,
     },
     syncDeps: { ...base, secrets, credentials: credentials.service, limiter: rateLimiting.limiter, kv: adapters.kv, queue: adapters.queue, providers, fetch: fetchFn, timeBudgetMs: settings.SYNC_TIME_BUDGET_SECONDS * 1000 },
-    adminDeps: { ...base, secrets, queue: adapters.queue, kv: adapters.kv, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES, limits: rateLimiting.limits },
+    adminDeps: { ...base, secrets, credentials: credentials.service, queue: adapters.queue, kv: adapters.kv, providers, lookup, adminKey, defaultScheduleMinutes: settings.SYNC_DEFAULT_SCHEDULE_MINUTES, limits: rateLimiting.limits },
     scheduleDeps: { ...base, queue: adapters.queue },
     outboundDeps: { ...base, providers, secrets, credentials: credentials.service, limiter: rateLimiting.limiter, kv: adapters.kv, queue: adapters.queue, fetch: fetchFn },
     credentials,

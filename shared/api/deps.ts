@@ -1,4 +1,5 @@
 import type { SecretCache } from '../credentials/cache';
+import type { CredentialService } from '../credentials/service';
 import type { KeyValueStore } from '../kv/port';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
@@ -10,6 +11,8 @@ import type { IntegrationLookup } from '../webhooks/lookup';
 export interface AdminDeps {
   repos: Repositories;
   secrets: SecretCache;
+  /** Writes credentials as kind-tagged, versioned envelopes under the credential lease. */
+  credentials: CredentialService;
   queue: QueueSender;
   /** Run cancellation flags, read by the workers. */
   kv: KeyValueStore;

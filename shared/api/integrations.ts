@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kindForCredentials } from '../credentials/envelope';
 import { secretNameFor } from '../domain/ids';
 import type { Integration } from '../domain/types';
 import { InputError } from '../errors';
@@ -82,7 +83,6 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
 
   const tags = { tenant: tenantId, integration: integrationId, provider: provider.key };
   const credentialsSecret = secretNameFor('cred', tenantId, integrationId);
-  await deps.secrets.set(credentialsSecret, JSON.stringify(credentials), { ...tags, kind: 'credentials' });
   let webhookSecretName = existing?.webhookSecretName;
   if (body.webhookSecret !== undefined) {
     webhookSecretName = secretNameFor('whsec', tenantId, integrationId);
@@ -105,13 +105,17 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
     conflictStrategy: body.conflictStrategy ?? existing?.conflictStrategy ?? 'provider-wins',
     ...(body.mappings === undefined ? {} : { mappings: body.mappings }),
     ...(body.shardMap === undefined ? {} : { shardMap: body.shardMap }),
-    // New credentials are a re-authorisation.
-    status: 'active',
+    // Active once its credentials are stored (below): a failure in between leaves a new integration waiting for credentials.
+    status: existing?.status ?? 'needs_reauth',
     ...keptSyncState(existing, provider.key, baseUrl, config),
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };
-  const stored = await deps.repos.putIntegration(integration, existing?.etag);
+  const written = await deps.repos.putIntegration(integration, existing?.etag);
+  // A new credential generation in its own Key Vault secret (kind-tagged envelope), under the credential lease;
+  // new credentials are a re-authorisation, so this also makes the integration active.
+  await deps.credentials.replace(written, { kind: kindForCredentials(credentials), credentials, createdAt: now });
+  const stored = (await deps.repos.getIntegration(tenantId, integrationId)) ?? written;
   if (body.limits !== undefined) await deps.limits.setIntegration(tenantId, integrationId, body.limits);
   deps.lookup.forget(integrationId);
   deps.secrets.invalidate(credentialsSecret);

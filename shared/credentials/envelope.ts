@@ -20,6 +20,30 @@ import type { SecretValue, SecretWrite } from './port';
 export const CREDENTIAL_KINDS = ['oauth', 'api-key', 'bot-token', 'service-account', 'internal-token'] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
+/**
+ * The credential kind for a provider credential, by its `type` discriminant
+ * (every provider's credentials schema is a union on `type`): what decides
+ * refresh and rotation policy, not which provider it is.
+ */
+export function kindForCredentials(credentials: unknown): CredentialKind {
+  const type = credentials !== null && typeof credentials === 'object' ? (credentials as { type?: unknown }).type : undefined;
+  switch (type) {
+    case 'oauth':
+    case 'oauth_rotating':
+    case 'client_credentials':
+      return 'oauth';
+    case 'jwt':
+    case 'service_account':
+      return 'service-account';
+    case 'bot':
+      return 'bot-token';
+    case 'internal':
+      return 'internal-token';
+    default:
+      return 'api-key';
+  }
+}
+
 /** Kinds whose access token we renew through the provider's `auth.refresh` (OAuth refresh, JWT bearer re-mint). */
 export const REFRESHABLE_KINDS: readonly (CredentialKind | 'legacy')[] = ['oauth', 'service-account', 'legacy'];
 
