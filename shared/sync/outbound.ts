@@ -71,6 +71,11 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
   if (found && found.record.local?.idempotencyKey !== job.idempotencyKey && job.op !== 'create') {
     return { kind: 'superseded', reason: 'the record no longer holds this local change' };
   }
+  // The provider changed the record too and the strategy is manual: nothing goes out until an admin
+  // resolves it (picking local or a merge queues a fresh push).
+  if (found && (await deps.repos.getConflict(integration.tenantId, found.record.id))?.status === 'open') {
+    return { kind: 'superseded', reason: 'an open conflict waits for an admin' };
+  }
   const used: { version?: string } = {};
   try {
     const result = await push(deps, integration, provider, job, found?.record, used);

@@ -94,6 +94,14 @@ test('manual: a conflict record is parked, the record left alone, and an admin r
   expect(one?.data.title).toBe('item 1');
   expect(one?.local?.data.title).toBe('local title');
 
+  // The original push waits for the admin instead of overwriting the provider's change.
+  const original = t.queue.peek(QUEUES.syncOutbound)[0];
+  expect(await handleOutbound(t.services.outboundDeps, original?.body, { messageId: original!.messageId, deliveryCount: 1 })).toEqual({
+    kind: 'superseded',
+    reason: 'an open conflict waits for an admin',
+  });
+  expect(d.pushes).toHaveLength(0);
+
   const list = await listConflicts(t.services.adminDeps, apiRequest({ params: { tenantId: 'acme' }, query: { status: 'open' } }));
   const items = (list.jsonBody as { items: { id: string; local: { data: unknown }; provider: { data: unknown } }[] }).items;
   expect(items).toHaveLength(1);
