@@ -30,6 +30,8 @@ export const outboundJobSchema = z.object({
   idempotencyKey: z.string().min(1).max(200),
   /** Retries so far (transient failures back off by scheduling a new message). */
   attempt: z.number().int().min(0).max(100).optional(),
+  /** Times this push waited for a pull to show the provider's state since the local change. */
+  waits: z.number().int().min(0).max(100).optional(),
 });
 export type OutboundJob = z.infer<typeof outboundJobSchema>;
 

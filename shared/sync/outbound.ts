@@ -6,7 +6,7 @@ import type { Integration, SyncRecord } from '../domain/types';
 import { AuthError, describeError, RateLimitedError, UnrecoverableError } from '../errors';
 import type { KeyValueStore } from '../kv/port';
 import { QUEUES } from '../messaging/names';
-import { describeIssues, outboundJobSchema, type OutboundJob } from '../messaging/messages';
+import { describeIssues, outboundJobSchema, type OutboundJob, type SyncJob } from '../messaging/messages';
 import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
 import type { ProviderDefinition, ProviderRegistry, PushResult } from '../providers/types';
@@ -77,6 +77,10 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
     return { kind: 'superseded', reason: 'an open conflict waits for an admin' };
   }
   const used: { version?: string } = {};
+  const local = found?.record.local;
+  if (job.op !== 'create' && local && (integration.lastSyncAt === undefined || integration.lastSyncAt < local.updatedAt)) {
+    return pullFirst(deps, job, park);
+  }
   try {
     const result = await push(deps, integration, provider, job, found?.record, used);
     await deps.kv.set(doneKey(integration.id, job.idempotencyKey), result.externalId, DONE_TTL_MS);
@@ -85,6 +89,39 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
   } catch (error) {
     return settle(deps, job, integration, error, park, used);
   }
+}
+
+/** How long a push waits for the pull it asked for, and how often, before it is parked. */
+export const PULL_FIRST_DELAY_MS = 30_000;
+export const MAX_PULL_FIRST_WAITS = 6;
+
+/**
+ * An update or delete goes out only once a pull has looked at the provider
+ * after the local change was made: a remote change since then is a conflict
+ * the integration's strategy settles (provider-wins supersedes this push,
+ * manual holds it), instead of being overwritten blindly.
+ */
+async function pullFirst(
+  deps: OutboundDeps,
+  job: OutboundJob,
+  park: (tenantId: string, reason: string, description: string) => Promise<OutboundOutcome>,
+): Promise<OutboundOutcome> {
+  const waits = (job.waits ?? 0) + 1;
+  if (waits > MAX_PULL_FIRST_WAITS) {
+    return park(job.tenantId, 'ProviderStateUnknown', `no completed pull after the local change in ${MAX_PULL_FIRST_WAITS} waits; check the integration's runs`);
+  }
+  const now = deps.now();
+  const sync: SyncJob = { type: 'sync.pull', tenantId: job.tenantId, integrationId: job.integrationId, trigger: 'manual', requestedAt: now.toISOString() };
+  // One pull per local change (and per wait): duplicates of this message ask for nothing new.
+  await deps.queue.send(QUEUES.syncInbound, { messageId: `prepush:${job.idempotencyKey}:${waits}`, body: sync, applicationProperties: { trigger: 'prepush', tenantId: job.tenantId } });
+  const at = new Date(now.getTime() + PULL_FIRST_DELAY_MS);
+  await deps.queue.send(QUEUES.syncOutbound, {
+    messageId: `${job.idempotencyKey}:wait:${waits}`,
+    body: { ...job, waits },
+    scheduledEnqueueTime: at,
+    applicationProperties: { tenantId: job.tenantId, op: job.op },
+  });
+  return { kind: 'rescheduled', at: at.toISOString(), reason: 'waiting for a pull to check the provider for newer changes' };
 }
 
 async function push(

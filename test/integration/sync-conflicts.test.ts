@@ -1,7 +1,7 @@
 import { listConflicts, resolveConflict } from '../../shared/api/conflicts';
 import { patchRecord } from '../../shared/api/local-changes';
 import { QUEUES } from '../../shared/messaging/names';
-import { outboundJobSchema } from '../../shared/messaging/messages';
+import { outboundJobSchema, syncJobSchema } from '../../shared/messaging/messages';
 import { handleOutbound } from '../../shared/sync/outbound';
 import { runPullSync } from '../../shared/sync/pull';
 import { apiRequest } from '../helpers/api';
@@ -117,6 +117,9 @@ test('manual: a conflict record is parked, the record left alone, and an admin r
   const merged = t.queue.peek(QUEUES.syncOutbound).map((m) => outboundJobSchema.parse(m.body)).find((j) => j.idempotencyKey.startsWith('resolve-'));
   expect(merged?.payload).toEqual({ id: 1, title: 'local title', colour: 'red' });
   const mergedMsg = t.queue.peek(QUEUES.syncOutbound).find((m) => m.messageId === merged?.idempotencyKey);
+  // The merge is newer than the last pull: the push first asks for one, then goes out.
+  expect(await handleOutbound(t.services.outboundDeps, mergedMsg?.body, { messageId: mergedMsg!.messageId, deliveryCount: 1 })).toMatchObject({ kind: 'rescheduled' });
+  await syncAgain('run-m-after');
   expect(await handleOutbound(t.services.outboundDeps, mergedMsg?.body, { messageId: mergedMsg!.messageId, deliveryCount: 1 })).toMatchObject({ kind: 'pushed' });
   expect((await records(t, 'c1'))[0]?.data).toEqual({ id: 1, title: 'local title', colour: 'red' });
 });
@@ -131,4 +134,25 @@ test('manual: picking the provider side takes its version and queues nothing', a
   const [one] = await records(t, 'c1');
   expect(one?.data.title).toBe('provider title');
   expect(one?.local).toBeUndefined();
+});
+
+test('a push waits for a pull after its local change; a provider change that pull finds is settled by the strategy, not overwritten', async () => {
+  d = dataset('pf', [item(1, ts(1))]);
+  await fakeIntegration(t, 'c1', 'pf', { conflictStrategy: 'provider-wins' });
+  await runPullSync(t.services.syncDeps, pullJob('c1'), message());
+  const [one] = await records(t, 'c1');
+  await patchRecord(t.services.adminDeps, apiRequest({ method: 'PATCH', params: { tenantId: 'acme', recordId: one!.id }, body: { data: { title: 'local title' } } }));
+  const [push] = t.queue.peek(QUEUES.syncOutbound);
+  // Nothing has looked at the provider since the edit: the push asks for a pull and waits.
+  expect(await handleOutbound(t.services.outboundDeps, push?.body, { messageId: push!.messageId, deliveryCount: 1 })).toMatchObject({ kind: 'rescheduled' });
+  const pull = t.queue.peek(QUEUES.syncInbound).find((m) => m.messageId.startsWith('prepush:'));
+  expect(pull?.body).toMatchObject({ type: 'sync.pull', integrationId: 'c1' });
+  // Meanwhile the provider changed the record: the pull sees it, and provider-wins drops the local change.
+  d.records[0] = item(1, ts(30), {}, { title: 'provider title' });
+  await t.services.repos.putIntegration({ ...(await t.services.repos.getIntegration('acme', 'c1'))!, cursor: { offset: 0 } });
+  expect((await runPullSync(t.services.syncDeps, syncJobSchema.parse(pull?.body), { messageId: pull!.messageId, deliveryCount: 1 })).kind).toBe('succeeded');
+  const waited = t.queue.peek(QUEUES.syncOutbound).find((m) => m.messageId.endsWith(':wait:1'));
+  expect(await handleOutbound(t.services.outboundDeps, waited?.body, { messageId: waited!.messageId, deliveryCount: 1 })).toMatchObject({ kind: 'superseded' });
+  expect(d.pushes).toHaveLength(0);
+  expect((await records(t, 'c1'))[0]?.data.title).toBe('provider title');
 });
