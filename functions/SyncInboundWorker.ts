@@ -1,8 +1,9 @@
 import type { InvocationContext } from '@azure/functions';
 import { getServices } from '../shared/composition';
 import { QUEUES } from '../shared/messaging/names';
-import { describeIssues, syncJobSchema } from '../shared/messaging/messages';
+import { describeIssues, inboundJobSchema } from '../shared/messaging/messages';
 import { parkMessage } from '../shared/sync/deadletters';
+import { runApplyRecords } from '../shared/sync/apply';
 import { runPullSync } from '../shared/sync/pull';
 import { queueFunction } from './definitions';
 import { messageInfo } from './queue-adapter';
@@ -11,13 +12,13 @@ import { messageInfo } from './queue-adapter';
 async function handler(message: unknown, context: InvocationContext): Promise<void> {
   const s = await getServices();
   const info = messageInfo(context);
-  const job = syncJobSchema.safeParse(message);
+  const job = inboundJobSchema.safeParse(message);
   if (!job.success) {
     await parkMessage(s.repos, QUEUES.syncInbound, info.messageId, message, undefined, 'InvalidMessage', describeIssues(job.error), new Date());
     context.warn(`parked invalid message ${info.messageId}`);
     return;
   }
-  const outcome = await runPullSync(s.syncDeps, job.data, info);
+  const outcome = job.data.type === 'sync.apply' ? await runApplyRecords(s.syncDeps, job.data, info) : await runPullSync(s.syncDeps, job.data, info);
   context.log(`sync ${outcome.kind}`, JSON.stringify(outcome));
 }
 

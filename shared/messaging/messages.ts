@@ -19,6 +19,30 @@ export const syncJobSchema = z.object({
 });
 export type SyncJob = z.infer<typeof syncJobSchema>;
 
+const normalizedRecordSchema = z.object({
+  externalId: z.string().min(1).max(512),
+  entityType: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  updatedAt: z.string().min(1).max(64),
+  deleted: z.boolean(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+/** Body of a `sync-inbound` message: apply the records a webhook delivery carried (edits and deletes a pull cannot see). */
+export const applyRecordsJobSchema = z.object({
+  type: z.literal('sync.apply'),
+  tenantId: id,
+  integrationId: id,
+  deliveryId: z.string().min(1).max(200),
+  records: z.array(normalizedRecordSchema).min(1).max(100),
+  requestedAt: z.iso.datetime(),
+  /** Times it waited for another run to release the integration. */
+  attempt: z.number().int().min(0).max(1000).optional(),
+});
+
+/** Everything the inbound worker accepts. */
+export const inboundJobSchema = z.discriminatedUnion('type', [syncJobSchema, applyRecordsJobSchema]);
+export type ApplyRecordsJob = z.infer<typeof applyRecordsJobSchema>;
+
 /** Body of a `sync-outbound` message: push one local change to the provider. */
 export const outboundJobSchema = z.object({
   tenantId: id,

@@ -101,6 +101,12 @@ export interface WebhookScheme<C> {
   /** Headers safe to keep with a stored delivery (never a signature or token). */
   keptHeaders: readonly string[];
   verify(request: WebhookRequest, ctx: WebhookContext<C>): WebhookVerdict | Promise<WebhookVerdict>;
+  /**
+   * Records an accepted delivery carries that a pull cannot see (Slack's
+   * `message_changed` / `message_deleted`: history lists creations only).
+   * They go through the same pipeline as pulled pages.
+   */
+  records?(rawBody: Buffer, config: C): NormalizedRecord[];
 }
 
 /** Context for calls a provider makes with an integration's credentials. */

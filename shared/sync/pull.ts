@@ -37,7 +37,7 @@ export const SYNC_LOCK_TTL_MS = 2 * 60 * 1000;
 /** How long a job waits before retrying when another run holds the integration. */
 export const BUSY_RETRY_MS = 30_000;
 
-const lockKey = (integrationId: string): string => `lock:sync:{${integrationId}}`;
+export const lockKey = (integrationId: string): string => `lock:sync:{${integrationId}}`;
 
 /** An admin's request to stop a run; workers look for it before starting and at every page boundary. */
 export const cancelKey = (integrationId: string, runId: string): string => `cancel:{${integrationId}}:${runId}`;

@@ -1,7 +1,8 @@
 import type { Integration } from '../domain/types';
 import { QUEUES } from '../messaging/names';
 import type { QueueSender } from '../messaging/port';
-import type { SyncJob } from '../messaging/messages';
+import type { ApplyRecordsJob, SyncJob } from '../messaging/messages';
+import type { NormalizedRecord } from '../providers/types';
 
 /**
  * Webhook events are hints that something changed; the job pulls from the
@@ -26,4 +27,19 @@ export async function enqueueWebhookSync(queue: QueueSender, integration: Integr
     applicationProperties: { trigger: 'webhook', tenantId: integration.tenantId },
     ...(windowMs > 0 ? { scheduledEnqueueTime: new Date((slot + 1) * windowMs) } : {}),
   });
+}
+
+/** Records carried by a delivery, queued to be applied as their own small run (chunks of 100). */
+export async function enqueueEventRecords(queue: QueueSender, integration: Integration, deliveryId: string, records: readonly NormalizedRecord[], now: Date): Promise<void> {
+  for (let i = 0; i < records.length; i += 100) {
+    const job: ApplyRecordsJob = {
+      type: 'sync.apply',
+      tenantId: integration.tenantId,
+      integrationId: integration.id,
+      deliveryId,
+      records: records.slice(i, i + 100),
+      requestedAt: now.toISOString(),
+    };
+    await queue.send(QUEUES.syncInbound, { messageId: `apply:${integration.id}:${deliveryId}:${i / 100}`, body: job, applicationProperties: { trigger: 'webhook', tenantId: integration.tenantId } });
+  }
 }

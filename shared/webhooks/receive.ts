@@ -5,7 +5,7 @@ import type { QueueSender } from '../messaging/port';
 import type { Logger } from '../observability/logger';
 import type { JwksSource, ProviderRegistry, WebhookReply, WebhookRequest } from '../providers/types';
 import { storeEvents } from './deliveries';
-import { enqueueWebhookSync } from './enqueue';
+import { enqueueEventRecords, enqueueWebhookSync } from './enqueue';
 import type { IntegrationLookup } from './lookup';
 import { storeHandshakeSecret, webhookSecrets } from './secrets';
 
@@ -71,6 +71,8 @@ export async function receiveWebhook(
   }
   try {
     await enqueueWebhookSync(deps.queue, integration, deps.coalesceSeconds, deps.now());
+    const carried = provider.webhook.records?.(request.rawBody, config.data) ?? [];
+    if (carried.length > 0) await enqueueEventRecords(deps.queue, integration, stored.fresh[0]?.deliveryId ?? 'delivery', carried, deps.now());
   } catch (error) {
     // Not queued → not stored: the provider's retry must find a clean slate.
     await stored.undo();

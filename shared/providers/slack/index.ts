@@ -11,6 +11,7 @@ import { pullSlackMessages } from './pull';
 import { slackPush } from './push';
 import { parseSlackRateLimit } from './ratelimit';
 import { slackConfigSchema, slackCredentialsSchema, type SlackConfig, type SlackCredentials } from './schemas';
+import { slackEventRecords } from './events';
 import { slackWebhook } from './webhook';
 
 export type { SlackConfig, SlackCredentials } from './schemas';
@@ -22,7 +23,7 @@ export const slackProvider: ProviderDefinition<SlackConfig, SlackCredentials> = 
   defaultBaseUrl: 'https://slack.com/api',
   configSchema: slackConfigSchema,
   credentialsSchema: slackCredentialsSchema,
-  webhook: slackWebhook,
+  webhook: { ...slackWebhook, records: slackEventRecords },
   pull: pullSlackMessages,
   push: slackPush,
   auth: slackAuth,
