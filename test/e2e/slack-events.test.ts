@@ -8,6 +8,7 @@ import { definitions } from '../../functions';
 import { startLocalHost, type LocalHost } from '../../local/host/host';
 import { startSlackSandbox, type SlackSandbox } from '../../local/sandbox/slack';
 import { putIntegration } from '../../shared/api/integrations';
+import { parseMessageExternalId } from '../../shared/providers/slack/records';
 import { postSync } from '../../shared/api/runs';
 import { putTenant } from '../../shared/api/tenants';
 import { setServices } from '../../shared/composition';
@@ -68,7 +69,7 @@ test('an edit and a deletion delivered as events update and soft-delete the sync
     const all = await records();
     return all.length === 12 ? all : undefined;
   });
-  const [first, second] = synced.map((r) => String(r.data.ts ?? r.externalId.split(':').at(-1)));
+  const [first, second] = synced.map((r) => parseMessageExternalId(r.externalId)?.ts ?? '');
 
   slack.editMessage(CHANNEL, first ?? '', 'edited in Slack');
   slack.deleteMessage(CHANNEL, second ?? '');
