@@ -106,7 +106,7 @@ export interface WebhookScheme<C> {
    * `message_changed` / `message_deleted`: history lists creations only).
    * They go through the same pipeline as pulled pages.
    */
-  records?(rawBody: Buffer, config: C): NormalizedRecord[];
+  records?(rawBody: Buffer, config: C, events: readonly WebhookEvent[]): NormalizedRecord[];
 }
 
 /** Context for calls a provider makes with an integration's credentials. */

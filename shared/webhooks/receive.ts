@@ -71,7 +71,7 @@ export async function receiveWebhook(
   }
   try {
     await enqueueWebhookSync(deps.queue, integration, deps.coalesceSeconds, deps.now());
-    const carried = provider.webhook.records?.(request.rawBody, config.data) ?? [];
+    const carried = provider.webhook.records?.(request.rawBody, config.data, stored.fresh) ?? [];
     if (carried.length > 0) await enqueueEventRecords(deps.queue, integration, stored.fresh[0]?.deliveryId ?? 'delivery', carried, deps.now());
   } catch (error) {
     // Not queued → not stored: the provider's retry must find a clean slate.

@@ -129,3 +129,17 @@ test('webhooks within one coalescing window become one scheduled job', async () 
     await c.cleanup();
   }
 });
+
+test('an issues.deleted delivery queues the issue as a deletion to apply; an issue_comment.deleted one does not', async () => {
+  const deleted = readFileSync(path.join(FIXTURES, 'issues.deleted.json'));
+  expect((await receiveWebhook(t.services.webhookDeps, route(), signed(deleted, { event: 'issues' }))).status).toBe(202);
+  const apply = t.queue.peek(QUEUES.syncInbound).find((m) => (m.body as { type: string }).type === 'sync.apply');
+  const issue = (JSON.parse(deleted.toString()) as { issue: { id: number } }).issue;
+  expect(apply?.body).toMatchObject({ records: [{ externalId: String(issue.id), deleted: true }] });
+
+  const comment = readFileSync(path.join(FIXTURES, 'issue_comment.deleted.json'));
+  const before = t.queue.depth(QUEUES.syncInbound);
+  expect((await receiveWebhook(t.services.webhookDeps, route(), signed(comment, { event: 'issue_comment' }))).status).toBe(202);
+  expect(t.queue.peek(QUEUES.syncInbound).filter((m) => (m.body as { type: string }).type === 'sync.apply')).toHaveLength(1);
+  expect(t.queue.depth(QUEUES.syncInbound)).toBe(before + 1);
+});

@@ -12,6 +12,7 @@ import { pullGithubIssues } from './pull';
 import { githubPush } from './push';
 import { parseGithubRateLimit } from './ratelimit';
 import { githubConfigSchema, githubCredentialsSchema, type GithubConfig, type GithubCredentials } from './schemas';
+import { githubEventRecords } from './events';
 import { githubWebhook } from './webhook';
 
 export type { GithubConfig, GithubCredentials, GithubOAuthCredentials } from './schemas';
@@ -22,7 +23,7 @@ export const githubProvider: ProviderDefinition<GithubConfig, GithubCredentials>
   defaultBaseUrl: 'https://api.github.com',
   configSchema: githubConfigSchema,
   credentialsSchema: githubCredentialsSchema,
-  webhook: githubWebhook,
+  webhook: { ...githubWebhook, records: (rawBody, _config, events) => githubEventRecords(rawBody, events) },
   pull: pullGithubIssues,
   push: githubPush,
   auth: githubAuth,
