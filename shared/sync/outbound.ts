@@ -78,7 +78,7 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
   }
   const used: { version?: string } = {};
   const local = found?.record.local;
-  if (job.op !== 'create' && local && (integration.lastSyncAt === undefined || integration.lastSyncAt < local.updatedAt)) {
+  if (job.op !== 'create' && local && (integration.lastSyncAt === undefined || integration.lastSyncAt <= local.updatedAt)) {
     return pullFirst(deps, job, park);
   }
   try {

@@ -149,7 +149,8 @@ async function pullPages(
   }
   await run.enter('completing', deps.now());
   await applyStagedDeletes(deps.repos, integration, run.stagedDeletes, run.id, deps.now());
-  await saveCursor(deps.repos, integration, integration.cursor ?? {}, deps.now());
+  // lastSyncAt is when this run *began* looking at the provider: a push waits for a pull begun after its local change.
+  await saveCursor(deps.repos, integration, integration.cursor ?? {}, run.startedAt === undefined ? deps.now() : new Date(run.startedAt));
   await run.succeed(deps.now());
   return true;
 }

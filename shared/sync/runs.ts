@@ -63,6 +63,11 @@ export class RunTracker {
     return this.run.counts;
   }
 
+  /** When this run began fetching (its first invocation). */
+  get startedAt(): string | undefined {
+    return this.run.startedAt;
+  }
+
   get full(): boolean {
     return this.run.full === true;
   }

@@ -30,6 +30,8 @@ async function conflictSetup(strategy: string, providerMinute = 30): Promise<{ r
 }
 
 async function syncAgain(runId: string) {
+  // Pulls are compared with local edits by millisecond timestamps: start this one strictly later.
+  await new Promise((r) => setTimeout(r, 3));
   const outcome = await runPullSync(t.services.syncDeps, pullJob('c1', { runId }), message());
   expect(outcome.kind).toBe('succeeded');
   return (await t.services.repos.getRun('acme', runId))!;
