@@ -5,6 +5,7 @@
  * expired or reused refresh token) becomes an AuthError so the integration is
  * marked needs_reauth instead of retried.
  */
+import { parseJsonOrUndefined } from '../http/json';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { AuthError, RateLimitedError, RetryableError, UnrecoverableError } from '../errors';
@@ -61,12 +62,7 @@ export async function requestToken(req: TokenRequest): Promise<Record<string, un
     throw new RetryableError('token endpoint unreachable', { cause: error });
   }
   const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
+  const body = parseJsonOrUndefined(text);
   if (res.ok && body && typeof body === 'object') return body as Record<string, unknown>;
   const err = errorSchema.safeParse(body);
   const code = err.success ? err.data.error : `http_${res.status}`;

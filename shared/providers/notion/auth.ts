@@ -15,6 +15,7 @@
  * its `code_verifier` (RFC 7636). Notion does not document PKCE (unverified
  * whether it checks it); the client secret still authenticates the exchange.
  */
+import { parseJsonOrUndefined } from '../../http/json';
 import { AuthError, UnrecoverableError } from '../../errors';
 import { expiresAtFrom, requestToken } from '../oauth';
 import type { AuthSupport, OAuthClient } from '../types';
@@ -120,12 +121,7 @@ export function notionTokenFetch(inner: typeof fetch): typeof fetch {
     const response = await inner(input, { ...init, headers });
     if (response.ok) return response;
     const text = await response.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
+    const body = parseJsonOrUndefined(text);
     const notionError = notionErrorSchema.safeParse(body);
     const out = notionError.success ? JSON.stringify({ error: notionError.data.code }) : text;
     const kept = new Headers(response.headers);

@@ -9,6 +9,7 @@
  * bearer, client credentials) mint once more and retry instead: nothing
  * needs persisting, and a run should not fail because a session timed out.
  */
+import { parseJsonOrUndefined } from '../../http/json';
 import { AuthError, UnrecoverableError } from '../../errors';
 import { providerFetch } from '../../http/provider-fetch';
 import type { CallContext } from '../types';
@@ -104,12 +105,7 @@ function tolerating(inner: typeof fetch, codes: readonly string[], seen: { code?
     const response = await inner(input, init);
     if (response.status < 400 || response.status >= 500) return response;
     const text = await response.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
+    const body = parseJsonOrUndefined(text);
     const code = salesforceErrorCode(body);
     if (code === undefined || !codes.includes(code)) {
       return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
