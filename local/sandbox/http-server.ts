@@ -46,3 +46,17 @@ export async function listenSandbox(
       }),
   };
 }
+
+/** Client credentials from `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1); undefined when malformed. */
+export function parseBasicAuth(header: string | undefined): { id: string; secret: string } | undefined {
+  const match = header ? /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(header) : null;
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}

@@ -11,9 +11,10 @@ import type { NormalizedRecord } from '../providers/types';
  * scheduled for the end of the window, so the one sync starts after every
  * event of its window has arrived and none is missed.
  */
-export async function enqueueWebhookSync(queue: QueueSender, integration: Integration, coalesceSeconds: number, now: Date): Promise<void> {
+export async function enqueueWebhookSync(queue: QueueSender, integration: Integration, deliveryId: string, coalesceSeconds: number, now: Date): Promise<void> {
   const windowMs = coalesceSeconds * 1000;
-  const slot = windowMs > 0 ? Math.floor(now.getTime() / windowMs) : now.getTime();
+  // No window: one job per delivery (two deliveries in one millisecond must not share an id).
+  const slot = windowMs > 0 ? String(Math.floor(now.getTime() / windowMs)) : `d:${deliveryId}`;
   const job: SyncJob = {
     type: 'sync.pull',
     tenantId: integration.tenantId,
@@ -25,7 +26,7 @@ export async function enqueueWebhookSync(queue: QueueSender, integration: Integr
     messageId: `wh:${integration.id}:${slot}`,
     body: job,
     applicationProperties: { trigger: 'webhook', tenantId: integration.tenantId },
-    ...(windowMs > 0 ? { scheduledEnqueueTime: new Date((slot + 1) * windowMs) } : {}),
+    ...(windowMs > 0 ? { scheduledEnqueueTime: new Date((Math.floor(now.getTime() / windowMs) + 1) * windowMs) } : {}),
   });
 }
 

@@ -70,9 +70,10 @@ export async function receiveWebhook(
     return verdict.reply ?? json(202, { accepted: true, duplicate: true, deliveryIds });
   }
   try {
-    await enqueueWebhookSync(deps.queue, integration, deps.coalesceSeconds, deps.now());
+    const deliveryId = stored.fresh[0]?.deliveryId ?? 'delivery';
+    await enqueueWebhookSync(deps.queue, integration, deliveryId, deps.coalesceSeconds, deps.now());
     const carried = provider.webhook.records?.(request.rawBody, config.data, stored.fresh) ?? [];
-    if (carried.length > 0) await enqueueEventRecords(deps.queue, integration, stored.fresh[0]?.deliveryId ?? 'delivery', carried, deps.now());
+    if (carried.length > 0) await enqueueEventRecords(deps.queue, integration, deliveryId, carried, deps.now());
   } catch (error) {
     // Not queued → not stored: the provider's retry must find a clean slate.
     await stored.undo();

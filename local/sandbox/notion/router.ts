@@ -5,6 +5,7 @@
  * error bodies (`{"object":"error","status","code","message","request_id"}`).
  * https://developers.notion.com/reference/status-codes
  */
+import { parseBasicAuth } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthorizeFailure, NotionOAuth } from './oauth';
@@ -172,7 +173,7 @@ export function createNotionRouter(state: NotionSandboxState, oauth: NotionOAuth
   function token(req: IncomingMessage): Promise<Reply> {
     return readJson(req).then((body) => {
       if (!isObject(body)) return { status: 400, body: { error: 'invalid_request', error_description: 'The body must be a JSON object.' } };
-      const answer = oauth.token(basicAuth(header(req, 'authorization')), body);
+      const answer = oauth.token(parseBasicAuth(header(req, 'authorization')), body);
       return { status: answer.status, body: answer.body };
     });
   }
@@ -244,19 +245,6 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1). */
-function basicAuth(value: string | undefined): { id: string; secret: string } | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(value ?? '');
-  if (!match?.[1]) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
-  } catch {
-    return undefined;
-  }
-}
 
 /** The body as JSON, or undefined when it is not JSON (or too large). An empty body reads as `{}`. */
 async function readJson(req: IncomingMessage): Promise<unknown> {

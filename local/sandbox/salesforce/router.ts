@@ -10,6 +10,7 @@
  * (403 REQUEST_LIMIT_EXCEEDED), then the resource. Every authenticated REST
  * answer carries `Sforce-Limit-Info: api-usage=USED/MAX`.
  */
+import { parseBasicAuth } from '../http-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxOAuth } from './oauth';
 import { handleRest, sfError, type Locators, type Reply } from './rest';
@@ -109,7 +110,7 @@ export function createSalesforceRouter(server: 'login' | 'instance', deps: Route
     }
     const form = new URLSearchParams(raw.toString('utf8'));
     if (endpoint === '/services/oauth2/token') {
-      return deps.oauth.token(form, basicAuth(req.headers.authorization), server === 'instance');
+      return deps.oauth.token(form, parseBasicAuth(req.headers.authorization), server === 'instance');
     }
     if (endpoint === '/services/oauth2/revoke') {
       return deps.oauth.revoke(form.get('token') ?? '') ? { status: 200 } : { status: 400, body: { error: 'unsupported_token_type', error_description: 'this token type is not supported' } };
@@ -129,14 +130,7 @@ function bearer(value: string | undefined): string | undefined {
   return match?.[1];
 }
 
-function basicAuth(value: string | undefined): { id: string; secret: string } | undefined {
-  const match = value ? /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(value) : null;
-  if (!match?.[1]) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon === -1) return undefined;
-  return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
-}
+
 
 /** The body, or undefined when it exceeds the limit. */
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

@@ -4,6 +4,7 @@
  * rate limits with 429 + Retry-After, and the OAuth endpoints.
  * https://docs.slack.dev/apis/web-api/
  */
+import { parseBasicAuth } from '../http-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authTest, chatDelete, chatPostMessage, chatUpdate, conversationsHistory, fail, type Args, type Reply } from './methods';
 import type { OAuthReply, SlackOAuth } from './oauth';
@@ -76,7 +77,7 @@ export function createSlackRouter(ws: SlackWorkspace, tokens: SlackTokens, oauth
     const parsed = await readArgs(req, url);
     if (parsed === undefined) return fail('invalid_form_data');
     const { args, json } = parsed;
-    if (method === 'oauth.v2.access') return oauth.access(stringArgs(args), basicAuth(req.headers.authorization));
+    if (method === 'oauth.v2.access') return oauth.access(stringArgs(args), parseBasicAuth(req.headers.authorization));
 
     // The token goes in the Authorization header; form and query `token` arguments still work, JSON bodies need the header.
     const token = bearer(req.headers.authorization) ?? (json ? undefined : stringOf(args.token));
@@ -159,16 +160,3 @@ function bearer(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** RFC 6749 §2.3.1: form-encoded id and secret, base64 of `id:secret`. */
-function basicAuth(header: string | undefined): { id: string; secret: string } | undefined {
-  const match = header ? /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(header) : null;
-  if (!match?.[1]) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
-  } catch {
-    return undefined;
-  }
-}
