@@ -60,3 +60,17 @@ export function parseBasicAuth(header: string | undefined): { id: string; secret
     return undefined;
   }
 }
+
+/**
+ * The request body, or undefined once it passes `maxBytes`. The rest is still
+ * read (and dropped), so the connection stays usable for the error answer.
+ */
+export async function readBodyLimited(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= maxBytes) chunks.push(chunk);
+  }
+  return size > maxBytes ? undefined : Buffer.concat(chunks);
+}

@@ -9,6 +9,7 @@
  *   a form or a JSON body, and answers **200 even for errors**, as JSON when
  *   `Accept` asks for it and form-encoded otherwise (GitHub's default).
  */
+import { readBodyLimited } from '../http-server';
 import type { IncomingMessage } from 'node:http';
 import type { GithubOAuthState, TokenAnswer } from './oauth';
 import type { Reply } from './router';
@@ -49,14 +50,9 @@ function notFound(): Reply {
 
 /** Form or JSON body parameters; undefined when the body is unreadable (too large, bad JSON). */
 async function readParams(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = await readBodyLimited(req, MAX_BODY_BYTES);
+  if (raw === undefined) return undefined;
+  const text = raw.toString('utf8');
   if (!/application\/json/i.test(req.headers['content-type'] ?? '')) return new URLSearchParams(text);
   let json: unknown;
   try {

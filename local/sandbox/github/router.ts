@@ -3,6 +3,8 @@
  * rate-limit headers, pagination and error shapes.
  * https://docs.github.com/rest/issues/issues
  */
+import { parseJsonOrUndefined } from '../../../shared/http/json';
+import { readBodyLimited } from '../http-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GithubOAuthState } from './oauth';
 import { createOAuthRoutes } from './oauth-routes';
@@ -211,18 +213,9 @@ function positiveInt(value: string | null): number | undefined {
 
 /** The body as JSON, or undefined when it is not JSON (or too large). */
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
+  const raw = await readBodyLimited(req, MAX_BODY_BYTES);
+  if (raw === undefined) return undefined;
+  return parseJsonOrUndefined(raw.toString('utf8'));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,5 @@
 /** HTTP pieces every Google sandbox route shares: replies, Google's error body, request bodies. */
+import { readBodyLimited } from '../http-server';
 import type { IncomingMessage } from 'node:http';
 
 export type HeaderMap = Record<string, string>;
@@ -54,14 +55,9 @@ export const invalidParam = (location: string, message = 'Invalid Value'): Reply
 
 /** The raw body, or undefined past `max` bytes. */
 export async function readBody(req: IncomingMessage, max = 1024 * 1024): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  const raw = await readBodyLimited(req, max);
+  if (raw === undefined) return undefined;
+  return raw;
 }
 
 export function parseJsonObject(raw: Buffer | undefined): Record<string, unknown> | undefined {

@@ -5,7 +5,7 @@
  * error bodies (`{"object":"error","status","code","message","request_id"}`).
  * https://developers.notion.com/reference/status-codes
  */
-import { parseBasicAuth } from '../http-server';
+import { parseBasicAuth, readBodyLimited } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthorizeFailure, NotionOAuth } from './oauth';
@@ -248,14 +248,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 /** The body as JSON, or undefined when it is not JSON (or too large). An empty body reads as `{}`. */
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = await readBodyLimited(req, MAX_BODY_BYTES);
+  if (raw === undefined) return undefined;
+  const text = raw.toString('utf8');
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text) as unknown;

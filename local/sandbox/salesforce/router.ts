@@ -10,7 +10,7 @@
  * (403 REQUEST_LIMIT_EXCEEDED), then the resource. Every authenticated REST
  * answer carries `Sforce-Limit-Info: api-usage=USED/MAX`.
  */
-import { parseBasicAuth } from '../http-server';
+import { parseBasicAuth, readBodyLimited } from '../http-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxOAuth } from './oauth';
 import { handleRest, sfError, type Locators, type Reply } from './rest';
@@ -50,7 +50,7 @@ export function createSalesforceRouter(server: 'login' | 'instance', deps: Route
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', deps.origin(server));
     const method = req.method ?? 'GET';
-    const raw = await readBody(req);
+    const raw = await readBodyLimited(req, MAX_BODY_BYTES);
     let reply: Reply;
     try {
       reply = await route(method, url, req, raw);
@@ -131,19 +131,6 @@ function bearer(value: string | undefined): string | undefined {
 }
 
 
-
-/** The body, or undefined when it exceeds the limit. */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) tooLarge = true;
-    else chunks.push(chunk);
-  }
-  return tooLarge ? undefined : Buffer.concat(chunks);
-}
 
 function parseJson(raw: Buffer): unknown {
   try {

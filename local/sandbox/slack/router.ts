@@ -4,7 +4,8 @@
  * rate limits with 429 + Retry-After, and the OAuth endpoints.
  * https://docs.slack.dev/apis/web-api/
  */
-import { parseBasicAuth } from '../http-server';
+import { parseJsonOrUndefined } from '../../../shared/http/json';
+import { parseBasicAuth, readBodyLimited } from '../http-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authTest, chatDelete, chatPostMessage, chatUpdate, conversationsHistory, fail, type Args, type Reply } from './methods';
 import type { OAuthReply, SlackOAuth } from './oauth';
@@ -121,25 +122,15 @@ export function createSlackRouter(ws: SlackWorkspace, tokens: SlackTokens, oauth
 /** Query-string arguments, overlaid with a form or JSON body. Undefined when the body cannot be read. */
 async function readArgs(req: IncomingMessage, url: URL): Promise<{ args: Args; json: boolean } | undefined> {
   const args: Args = Object.fromEntries(url.searchParams);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  const raw = Buffer.concat(chunks).toString('utf8');
+  const body = await readBodyLimited(req, MAX_BODY_BYTES);
+  if (body === undefined) return undefined;
+  const raw = body.toString('utf8');
   if (raw === '') return { args, json: false };
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type === 'application/json') {
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      return undefined;
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-    return { args: { ...args, ...(body as Args) }, json: true };
+    const parsed = parseJsonOrUndefined(raw);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    return { args: { ...args, ...(parsed as Args) }, json: true };
   }
   if (type === 'application/x-www-form-urlencoded') return { args: { ...args, ...Object.fromEntries(new URLSearchParams(raw)) }, json: false };
   return undefined;
