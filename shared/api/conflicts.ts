@@ -3,12 +3,11 @@ import { z } from 'zod';
 import { contentHash } from '../domain/ids';
 import type { Conflict, LocalChange } from '../domain/types';
 import { InputError } from '../errors';
-import { QUEUES } from '../messaging/names';
-import type { OutboundJob } from '../messaging/messages';
 import { isRecordShard } from '../storage/names';
 import type { AdminDeps } from './deps';
 import { adminRoute, ok, parseWith, readJson } from './http';
 import { idSchema, pageParams, routeId } from './ids';
+import { queuePush } from './local-changes';
 
 const resolution = z.union([
   z.strictObject({ pick: z.enum(['local', 'provider']) }),
@@ -39,6 +38,8 @@ export const listConflicts = adminRoute<AdminDeps>(async (deps, request) => {
     { integrationId: request.query.get('integrationId') ?? undefined, status: request.query.get('status') ?? undefined },
     'query',
   );
+  // An unknown tenant is a 404, as for records: an empty list would pass for "none yet".
+  if (!(await deps.repos.getTenant(tenantId))) throw new InputError(404, `Tenant '${tenantId}' not found`);
   const where: Record<string, string> = {};
   if (filters.integrationId !== undefined) where.integrationId = filters.integrationId;
   if (filters.status !== undefined) where.status = filters.status;
@@ -76,12 +77,10 @@ export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
     const merged = Object.fromEntries([...fields].filter((f) => f in pickFrom(f)).map((f) => [f, pickFrom(f)[f]]));
     push = { data: merged, updatedAt: now, op: 'update', idempotencyKey: `resolve-${randomUUID()}` };
   }
-  // The record takes the provider's version now; a chosen local or merged version is pushed and lands when it succeeds.
-  await deps.repos.putRecord({ ...providerSide, contentHash: contentHash(providerSide.data, providerSide.deleted), ...(push ? { local: push } : {}) }, etag, conflict.shard);
-  const { etag: conflictEtag, ...conflictDoc } = conflict;
-  await deps.repos.putConflict({ ...conflictDoc, status: 'resolved', resolvedAt: now, resolution: 'pick' in body ? body.pick : 'merge' }, conflictEtag);
+  // The push (if any) is queued before anything is written, as for an edit (see queuePush): a failed
+  // send changes nothing, and a push whose record write failed finds no change of its own and is dropped.
   if (push) {
-    const job: OutboundJob = {
+    await queuePush(deps, {
       tenantId,
       integrationId: conflict.integrationId,
       op: push.op,
@@ -89,8 +88,11 @@ export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
       recordId: conflict.recordId,
       payload: push.data,
       idempotencyKey: push.idempotencyKey,
-    };
-    await deps.queue.send(QUEUES.syncOutbound, { messageId: push.idempotencyKey, body: job, applicationProperties: { tenantId, op: push.op } });
+    });
   }
+  // The record takes the provider's version now; a chosen local or merged version is pushed and lands when it succeeds.
+  await deps.repos.putRecord({ ...providerSide, contentHash: contentHash(providerSide.data, providerSide.deleted), ...(push ? { local: push } : {}) }, etag, conflict.shard);
+  const { etag: conflictEtag, ...conflictDoc } = conflict;
+  await deps.repos.putConflict({ ...conflictDoc, status: 'resolved', resolvedAt: now, resolution: 'pick' in body ? body.pick : 'merge' }, conflictEtag);
   return ok({ id: conflict.id, status: 'resolved', resolution: 'pick' in body ? body.pick : 'merge', pushQueued: push !== undefined });
 });

@@ -13,6 +13,8 @@ function deadLetterView(d: DeadLetterDoc): Record<string, unknown> {
 export const listDeadLetters = adminRoute<AdminDeps>(async (deps, request) => {
   const tenantId = routeId(request.params, 'tenantId');
   const { limit, continuation } = pageParams(request.query);
+  // An unknown tenant is a 404, as for records: an empty list would pass for "none yet".
+  if (!(await deps.repos.getTenant(tenantId))) throw new InputError(404, `Tenant '${tenantId}' not found`);
   const page = await deps.repos.listDeadLetters(tenantId, limit, continuation);
   return ok({ items: page.items.map(deadLetterView), ...(page.continuation ? { continuation: page.continuation } : {}) });
 });

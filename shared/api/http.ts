@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { describeError, InputError } from '../errors';
+import { jsonFailure, JsonBodyError, parseJson } from '../http/json';
 import { describeIssues } from '../messaging/messages';
 import type { Logger } from '../observability/logger';
 import { ConcurrencyError } from '../storage/port';
@@ -30,12 +31,12 @@ export async function readJson<T>(request: ApiRequest, schema: z.ZodType<T>, opt
   const text = await request.text();
   // An optional body may be omitted entirely; it then parses as `{}`.
   if (options.optional === true && text.trim() === '') return parseWith(schema, {}, 'body');
-  if (Buffer.byteLength(text) > MAX_ADMIN_BODY_BYTES) throw new InputError(413, `Body exceeds ${MAX_ADMIN_BODY_BYTES} bytes`);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new InputError(400, 'Body is not valid JSON');
+    // One parser for every JSON body the app reads: size, depth and `__proto__` keys refused before anything is built.
+    raw = parseJson(text, { maxBytes: MAX_ADMIN_BODY_BYTES });
+  } catch (error) {
+    throw new InputError(error instanceof JsonBodyError && error.rejection === 'too_large' ? 413 : 400, jsonFailure(error));
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new InputError(400, describeIssues(parsed.error));
@@ -56,9 +57,22 @@ export function keyMatches(given: string | undefined, expected: string): boolean
   return timingSafeEqual(a, b);
 }
 
+/** The `error` code of each status an InputError can carry: clients switch on it, so it names the status. */
+const ERROR_CODES: Record<InputError['status'], string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable_entity',
+};
+
 /** Error → response. Bad input is a 4xx with a reason; anything else is a 503 that names no internals. */
 export function toResponse(error: unknown, logger: Logger): ApiResponse {
-  if (error instanceof InputError) return problem(error.status, error.status === 404 ? 'not_found' : 'bad_request', error.message);
+  if (error instanceof InputError) return problem(error.status, ERROR_CODES[error.status], error.message);
   if (error instanceof ConcurrencyError) return problem(error.status, 'conflict', 'The resource changed concurrently; read it again and retry');
   logger.error('request failed', { error: describeError(error) });
   return problem(503, 'unavailable', 'A dependency failed; retry later');

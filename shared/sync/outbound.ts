@@ -14,6 +14,7 @@ import type { Stored } from '../storage/port';
 import type { Repositories } from '../storage/repositories';
 import { backoffDelay } from './backoff';
 import { parkMessage } from './deadletters';
+import { fenceUnwrittenChange } from './outbound-fence';
 import type { MessageInfo } from './deps';
 import { shardFor as shardOf } from './page';
 import { recordAfterPush } from './pushed';
@@ -65,11 +66,13 @@ export async function handleOutbound(deps: OutboundDeps, body: unknown, message:
   const done = await deps.kv.get(doneKey(integration.id, job.idempotencyKey));
   if (done !== undefined) return { kind: 'duplicate', externalId: done };
 
-  const found = await findRecord(deps.repos, integration, job);
+  let found = await findRecord(deps.repos, integration, job);
   if (job.op !== 'create' && !found) return park(job.tenantId, 'RecordNotFound', `No record ${job.recordId}`);
-  // The local change was overridden (provider-wins, an admin resolution, a newer edit): nothing to push.
+  // The local change was overridden (provider-wins, an admin resolution, a newer edit) or never written: nothing to push.
   if (found && found.record.local?.idempotencyKey !== job.idempotencyKey && job.op !== 'create') {
-    return { kind: 'superseded', reason: 'the record no longer holds this local change' };
+    // The API queues before it writes: fence off a write still in flight before dropping the push.
+    found = await fenceUnwrittenChange(deps.repos, found, job);
+    if (!found) return { kind: 'superseded', reason: 'the record no longer holds this local change' };
   }
   // The provider changed the record too and the strategy is manual: nothing goes out until an admin
   // resolves it (picking local or a merge queues a fresh push).

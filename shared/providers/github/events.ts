@@ -4,6 +4,7 @@
  * an issue is gone. https://docs.github.com/webhooks/webhook-events-and-payloads#issues
  */
 import { z } from 'zod';
+import { parseJson } from '../../http/json';
 import type { NormalizedRecord, WebhookEvent } from '../types';
 import { toRecord } from './pull';
 import { githubIssueSchema } from './schemas';
@@ -15,7 +16,7 @@ export function githubEventRecords(rawBody: Buffer, events: readonly WebhookEven
   if (!events.some((e) => e.event === 'issues.deleted')) return [];
   let json: unknown;
   try {
-    json = JSON.parse(rawBody.toString('utf8'));
+    json = parseJson(rawBody);
   } catch {
     return [];
   }

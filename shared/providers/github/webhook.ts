@@ -9,6 +9,7 @@
  * malformed header is a 401, never a pass.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { jsonFailure, parseJson } from '../../http/json';
 import type { WebhookContext, WebhookRequest, WebhookScheme, WebhookVerdict } from '../types';
 import { githubWebhookPayloadSchema, type GithubConfig } from './schemas';
 
@@ -56,9 +57,9 @@ export const githubWebhook = {
 
     let json: unknown;
     try {
-      json = JSON.parse(request.rawBody.toString('utf8'));
-    } catch {
-      return reject(400, 'body is not valid JSON');
+      json = parseJson(request.rawBody);
+    } catch (error) {
+      return reject(400, jsonFailure(error));
     }
     const payload = githubWebhookPayloadSchema.safeParse(json);
     if (!payload.success) return reject(400, 'body is not a JSON object with a string action');

@@ -12,6 +12,7 @@
  * status but 102/200/201/202/204 as a failure and retries.
  */
 import { z } from 'zod';
+import { jsonFailure, parseJson } from '../../http/json';
 import { verifyJwtRs256 } from '../jwt';
 import type { WebhookContext, WebhookRequest, WebhookVerdict } from '../types';
 import type { GoogleConfig } from './schemas';
@@ -92,9 +93,9 @@ export async function verifyPubsubPush(request: WebhookRequest, ctx: WebhookCont
 
   let json: unknown;
   try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch {
-    return reject(400, 'body is not valid JSON');
+    json = parseJson(request.rawBody);
+  } catch (error) {
+    return reject(400, jsonFailure(error));
   }
   const body = pushBodySchema.safeParse(json);
   if (!body.success) return reject(400, 'body is not a Pub/Sub push message');

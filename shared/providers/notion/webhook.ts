@@ -19,6 +19,7 @@
  * Fails closed: no secret, no header or a malformed header is a 401.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseJson as parseBoundedJson } from '../../http/json';
 import type { WebhookContext, WebhookRequest, WebhookScheme, WebhookVerdict } from '../types';
 import { notionHandshakeSchema, notionWebhookEventSchema, type NotionConfig } from './schemas';
 
@@ -46,7 +47,7 @@ function reject(status: 400 | 401, reason: string): WebhookVerdict {
 
 function parseJson(rawBody: Buffer): unknown {
   try {
-    return JSON.parse(rawBody.toString('utf8')) as unknown;
+    return parseBoundedJson(rawBody);
   } catch {
     return undefined;
   }

@@ -12,6 +12,7 @@
  *
  * Both fail closed: no organizationId or no secret configured is a 401.
  */
+import { jsonFailure, parseJson } from '../../http/json';
 import { verifyStandardWebhook } from '../../webhooks/standard-webhooks';
 import type { WebhookContext, WebhookRequest, WebhookScheme, WebhookVerdict } from '../types';
 import { OUTBOUND_ACK, parseOutboundMessage, sameOrganization } from './outbound-message';
@@ -61,9 +62,9 @@ function callout(request: WebhookRequest, ctx: WebhookContext<SalesforceConfig>)
 
   let payload: unknown;
   try {
-    payload = JSON.parse(request.rawBody.toString('utf8'));
-  } catch {
-    return reject(400, 'body is not valid JSON');
+    payload = parseJson(request.rawBody);
+  } catch (error) {
+    return reject(400, jsonFailure(error));
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return reject(400, 'body is not a JSON object');
   const type = (payload as Record<string, unknown>).type;

@@ -15,6 +15,7 @@
  * into the records it implies: `message_changed` → the edited message,
  * `message_deleted` → a deleted record, a new message → that message.
  */
+import { parseJson } from '../../http/json';
 import type { NormalizedRecord, WebhookReply, WebhookVerdict } from '../types';
 import { deletedRecord, messageRecord, tsToIso } from './records';
 import {
@@ -76,7 +77,7 @@ function eventName(type: string, subtype: string | undefined): string {
 export function slackEventRecords(rawBody: Buffer | string, config: SlackConfig): NormalizedRecord[] {
   let json: unknown;
   try {
-    json = JSON.parse(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
+    json = parseJson(rawBody);
   } catch {
     return [];
   }

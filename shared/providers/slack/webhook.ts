@@ -13,6 +13,7 @@
  * Information → App Credentials), not the deprecated verification token.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { jsonFailure, parseJson } from '../../http/json';
 import type { WebhookContext, WebhookRequest, WebhookScheme, WebhookVerdict } from '../types';
 import { envelopeVerdict } from './events';
 import type { SlackConfig } from './schemas';
@@ -59,10 +60,10 @@ export const slackWebhook = {
 
     let json: unknown;
     try {
-      json = JSON.parse(request.rawBody.toString('utf8'));
-    } catch {
+      json = parseJson(request.rawBody);
+    } catch (error) {
       // Slash commands and interactivity are form-encoded and go to other URLs.
-      return reject(400, 'body is not JSON');
+      return reject(400, jsonFailure(error, 'body is not JSON'));
     }
     return envelopeVerdict(json, ctx.config);
   },
