@@ -19,6 +19,14 @@ export function deliveryBodyKey(integrationId: string, bodySha256: string): stri
   return `whbody:{${integrationId}}:${bodySha256}`;
 }
 
+/**
+ * A delivery is `pending` from the moment it is first seen until its work is
+ * queued, then `done`. Only `done` makes a retry a duplicate: a `SET NX` that
+ * timed out on the client may still run on the server when Redis resumes, so
+ * the mere existence of the key proves nothing about the queue.
+ */
+export type DeliveryState = 'pending' | 'done';
+
 export interface StoredDelivery {
   provider: string;
   tenantId: string;
@@ -26,6 +34,10 @@ export interface StoredDelivery {
   deliveryId: string;
   event: string;
   receivedAt: string;
+  /** Absent on marks written before states existed: those were written only for accepted deliveries. */
+  state?: DeliveryState;
+  /** When the delivery's work was queued (state `done`). */
+  queuedAt?: string;
   /** Only the provider's non-secret headers. */
   headers: Record<string, string>;
   /** Key of the raw body (shared by the events of one batch delivery). */
@@ -33,15 +45,30 @@ export interface StoredDelivery {
 }
 
 export interface StoredEvents {
-  /** Events seen for the first time. */
+  /** Events whose work is not known to be queued yet: first seen, or seen before by an attempt that did not finish. */
   fresh: WebhookEvent[];
-  /** Remove what this call stored (the delivery could not be queued). */
-  undo(): Promise<void>;
+  /** Mark the fresh events done: call only once their work is queued. */
+  markQueued(at: Date): Promise<void>;
+}
+
+function isDone(raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  try {
+    const state = (JSON.parse(raw) as { state?: unknown }).state;
+    return state === undefined || state === 'done';
+  } catch {
+    // A mark we cannot read proves nothing: process the delivery again (the work is idempotent).
+    return false;
+  }
 }
 
 /**
- * Store each event once per (integration, delivery id); a batch delivery's
- * body is stored once and shared. Duplicates store nothing.
+ * Mark each event `pending` once per (integration, delivery id) and store the
+ * raw body (shared by the events of a batch delivery). An event counts as a
+ * duplicate only when an earlier attempt marked it `done`; a pending mark
+ * (that attempt failed, or is still running) lets this one queue the work
+ * again, which is safe because the queued work is idempotent (deterministic
+ * message ids, idempotent sync). A 2xx therefore always means queued.
  */
 export async function storeEvents(
   kv: KeyValueStore,
@@ -57,31 +84,35 @@ export async function storeEvents(
     if (value !== undefined) headers[name] = value;
   }
   const bodyKey = deliveryBodyKey(integration.id, createHash('sha256').update(request.rawBody).digest('hex'));
-  const written: [string, string][] = [];
-  const fresh: WebhookEvent[] = [];
-  for (const event of events) {
-    const delivery: StoredDelivery = {
+  const deliveries = events.map((event): [WebhookEvent, StoredDelivery] => [
+    event,
+    {
       provider: integration.provider,
       tenantId: integration.tenantId,
       integrationId: integration.id,
       deliveryId: event.deliveryId,
       event: event.event,
       receivedAt: now.toISOString(),
+      state: 'pending',
       headers,
       bodyKey,
-    };
-    const key = deliveryKey(integration.id, event.deliveryId);
-    const value = JSON.stringify(delivery);
-    if (await kv.setIfAbsent(key, value, DELIVERY_TTL_MS)) {
-      written.push([key, value]);
-      fresh.push(event);
-    }
+    },
+  ]);
+  // Sent together (one round trip on a pipelining client); rewriting the same body for a duplicate is harmless.
+  const [claims] = await Promise.all([
+    Promise.all(deliveries.map(([, d]) => kv.setIfAbsent(deliveryKey(integration.id, d.deliveryId), JSON.stringify(d), DELIVERY_TTL_MS))),
+    kv.set(bodyKey, request.rawBody.toString('base64'), DELIVERY_TTL_MS),
+  ]);
+  const fresh: [WebhookEvent, StoredDelivery][] = [];
+  for (const [i, entry] of deliveries.entries()) {
+    if (claims[i] === true || !isDone(await kv.get(deliveryKey(integration.id, entry[1].deliveryId)))) fresh.push(entry);
   }
-  if (fresh.length > 0) await kv.set(bodyKey, request.rawBody.toString('base64'), DELIVERY_TTL_MS);
   return {
-    fresh,
-    undo: async () => {
-      await Promise.all(written.map(([key, value]) => kv.deleteIfEquals(key, value)));
+    fresh: fresh.map(([event]) => event),
+    markQueued: async (at) => {
+      await Promise.all(
+        fresh.map(([, d]) => kv.set(deliveryKey(integration.id, d.deliveryId), JSON.stringify({ ...d, state: 'done', queuedAt: at.toISOString() }), DELIVERY_TTL_MS)),
+      );
     },
   };
 }

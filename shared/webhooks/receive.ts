@@ -75,10 +75,15 @@ export async function receiveWebhook(
     const carried = provider.webhook.records?.(request.rawBody, config.data, stored.fresh) ?? [];
     if (carried.length > 0) await enqueueEventRecords(deps.queue, integration, deliveryId, carried, deps.now());
   } catch (error) {
-    // Not queued → not stored: the provider's retry must find a clean slate.
-    await stored.undo();
+    // Not queued: the marks stay `pending`, so the provider's retry is processed, not taken for a duplicate.
     log.error('webhook enqueue failed', { error });
     return json(503, { error: 'unavailable', reason: 'Could not queue the delivery; retry later' });
+  }
+  try {
+    await stored.markQueued(deps.now());
+  } catch (error) {
+    // The work is queued, so the answer is 2xx; a retry finds the mark pending and queues idempotent work again.
+    log.warn('webhook queued but its dedupe mark was not updated', { error });
   }
   log.info('webhook accepted', { events: stored.fresh.map((e) => e.event) });
   return verdict.reply ?? json(202, { accepted: true, duplicate: false, deliveryIds });

@@ -5,62 +5,18 @@
  * bounds (50 ms when Redis refuses, 250 ms when it stalls), nothing throws,
  * and counting resumes in Redis once it is back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import Redis from 'ioredis';
 import { createRateLimitRedisClient } from '../../shared/ratelimit/client';
 import { buildRateLimiting, RateLimiterDegradedError, type RateLimiting } from '../../shared/ratelimit/factory';
 import { checkKeys } from '../../shared/ratelimit/keys';
 import type { RateLimitAlert, RateLimitScope } from '../../shared/ratelimit/types';
+import { PrivateRedis } from '../helpers/private-redis';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => { resolve(port); });
-    });
-  });
-}
-
+let redis: PrivateRedis;
 let port: number;
-let server: ChildProcess | undefined;
-
-async function startRedis(): Promise<void> {
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        await probe.ping();
-        return;
-      } catch {
-        probe.disconnect();
-        await sleep(50);
-      }
-    }
-    throw new Error('private redis-server did not start');
-  } finally {
-    probe.disconnect();
-  }
-}
-
-function killRedis(): Promise<void> {
-  const s = server;
-  server = undefined;
-  if (!s || s.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    s.once('exit', () => { resolve(); });
-    s.kill('SIGKILL');
-  });
-}
 
 interface Sample {
   at: number;
@@ -111,13 +67,13 @@ const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  port = await freePort();
-  await startRedis();
+  redis = await PrivateRedis.start();
+  port = redis.port;
 }, 30_000);
 
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
-  await killRedis();
+  await redis.kill();
 });
 
 test('killed, restarted and paused under load: bounded decisions, alerts, health, and counting resumes', async () => {
@@ -133,7 +89,7 @@ test('killed, restarted and paused under load: bounded decisions, alerts, health
 
     // Killed: Redis refuses connections.
     const killedAt = performance.now();
-    await killRedis();
+    await redis.kill();
     await until('the fallback to take over', () => traffic.samples.some((s) => s.at > killedAt && s.degraded), 5_000);
     await sleep(1_000);
     expect(maxMs(traffic.samples, killedAt)).toBeLessThanOrEqual(50);
@@ -142,7 +98,7 @@ test('killed, restarted and paused under load: bounded decisions, alerts, health
 
     // Restarted: back on Redis, and counting there again.
     const restartedAt = performance.now();
-    await startRedis();
+    await redis.restart();
     await until('shared decisions after the restart', () => traffic.samples.some((s) => s.at > restartedAt && !s.degraded), 10_000);
     expect(alerts.some((a) => a.kind === 'recovered')).toBe(true);
     await expect(rl.healthCheck.check()).resolves.toBeUndefined();

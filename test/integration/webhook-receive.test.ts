@@ -91,13 +91,19 @@ test('ping answers 200 without queueing', async () => {
   expect(depth()).toBe(0);
 });
 
-test('when the queue is down the delivery is not kept, so the provider retry is accepted', async () => {
+test('when the queue is down the delivery stays pending, so the provider retry is queued', async () => {
   const failing: QueueSender = { send: () => Promise.reject(new Error('broker down')), ping: () => Promise.resolve(), close: () => Promise.resolve() };
   const deps: WebhookDeps = { ...t.services.webhookDeps, queue: failing };
   const res = await receiveWebhook(deps, route(), signed(body, { delivery: 'retry-me' }));
   expect(res.status).toBe(503);
-  expect(await t.services.adapters.kv.get(deliveryKey(seed.integrationId, 'retry-me'))).toBeUndefined();
-  expect((await receiveWebhook(t.services.webhookDeps, route(), signed(body, { delivery: 'retry-me' }))).status).toBe(202);
+  expect(JSON.parse((await t.services.adapters.kv.get(deliveryKey(seed.integrationId, 'retry-me'))) ?? '{}')).toMatchObject({ state: 'pending' });
+  const retry = await receiveWebhook(t.services.webhookDeps, route(), signed(body, { delivery: 'retry-me' }));
+  expect(retry.status).toBe(202);
+  expect(JSON.parse(retry.body)).toMatchObject({ duplicate: false });
+  expect(depth()).toBe(1);
+  expect(JSON.parse((await t.services.adapters.kv.get(deliveryKey(seed.integrationId, 'retry-me'))) ?? '{}')).toMatchObject({ state: 'done' });
+  // Only a queued delivery makes the next copy a duplicate.
+  expect(JSON.parse((await receiveWebhook(t.services.webhookDeps, route(), signed(body, { delivery: 'retry-me' }))).body)).toMatchObject({ duplicate: true });
 });
 
 test('every recorded GitHub payload is accepted (ping answered)', async () => {
