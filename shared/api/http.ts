@@ -73,7 +73,8 @@ const ERROR_CODES: Record<InputError['status'], string> = {
 /** Error → response. Bad input is a 4xx with a reason; anything else is a 503 that names no internals. */
 export function toResponse(error: unknown, logger: Logger): ApiResponse {
   if (error instanceof InputError) return problem(error.status, ERROR_CODES[error.status], error.message);
-  if (error instanceof ConcurrencyError) return problem(error.status, 'conflict', 'The resource changed concurrently; read it again and retry');
+  // The store's 412 is our own If-Match failing, not a precondition the client sent: to the client it is a conflict.
+  if (error instanceof ConcurrencyError) return problem(409, 'conflict', 'The resource changed concurrently; read it again and retry');
   logger.error('request failed', { error: describeError(error) });
   return problem(503, 'unavailable', 'A dependency failed; retry later');
 }

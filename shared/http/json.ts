@@ -60,9 +60,9 @@ export function parseJson(body: string | Buffer, limits: JsonLimits = {}): unkno
   }
 }
 
-/** The reason to report for a failed parseJson (or `fallback` for any other error). */
+/** The reason to report for a failed parseJson: the limit it broke, else `fallback` (the text is not JSON). */
 export function jsonFailure(error: unknown, fallback = 'body is not valid JSON'): string {
-  return error instanceof JsonBodyError ? error.reason : fallback;
+  return error instanceof JsonBodyError && error.rejection !== 'invalid' ? error.reason : fallback;
 }
 
 /** The parsed JSON of a body, or undefined when it is not JSON (error pages, empty bodies). */

@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { putIntegration } from '../../shared/api/integrations';
 import { patchRecord } from '../../shared/api/local-changes';
 import { putTenant } from '../../shared/api/tenants';
 import { QUEUES } from '../../shared/messaging/names';
@@ -58,11 +59,21 @@ test.each([
   await expectUnchanged(record);
 });
 
-test('a tenant PUT with a __proto__ key is a 400 and creates nothing', async () => {
-  const res = await putTenant(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'proto' }, rawBody: '{"name":"P","__proto__":{"x":1}}' }));
-  expect(res.status).toBe(400);
-  expect(res.jsonBody).toMatchObject({ reason: expect.stringContaining('__proto__') as unknown });
+test('every management body gets the same answer for a __proto__ key: a tenant PUT, and an integration PUT whose config schema would drop it', async () => {
+  const reason = { error: 'bad_request', reason: 'body has a "__proto__" key, which is not accepted' };
+  const tenant = await putTenant(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'proto' }, rawBody: '{"name":"P","__proto__":{"x":1}}' }));
+  expect(tenant).toEqual({ status: 400, jsonBody: reason });
   expect(await t.services.repos.getTenant('proto')).toBeUndefined();
+  // The provider's config schema strips unknown keys: without the parser's check this was a silent 201.
+  await putTenant(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'acme' }, body: { name: 'Acme' } }));
+  const config = '{"dataset":"limits","__proto__":{"dataset":"other"}}';
+  const integration = await putIntegration(t.services.adminDeps, apiRequest({
+    method: 'PUT',
+    params: { tenantId: 'acme', integrationId: 'proto1' },
+    rawBody: `{"provider":"fake","config":${config},"credentials":{"type":"token","token":"fake-token-1"}}`,
+  }));
+  expect(integration).toEqual({ status: 400, jsonBody: reason });
+  expect(await t.services.repos.getIntegration('acme', 'proto1')).toBeUndefined();
 });
 
 test('an admin body over the size limit is a 413 payload_too_large', async () => {
