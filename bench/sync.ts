@@ -16,7 +16,7 @@ import type { Figure } from './results';
 async function syncOnce(n: number): Promise<{ ms: number; fetched: number; peakRssMb: number; baseRssMb: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'castiel-bench-'));
   const sandbox = await startChild(path.join(__dirname, 'sandbox-child.js'), (m) => z.object({ url: z.string() }).parse(m), { ISSUES: String(n) });
-  const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: 'bench-admin-key-0000000001' }), { logger: createLogger(() => undefined, 'error') });
+  const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: 'bench-admin-key-0000000001', EGRESS_ALLOW_LOCAL: 'sandbox' }), { logger: createLogger(() => undefined, 'error') });
   try {
     const req = (params: Record<string, string>, body: unknown): ApiRequest => ({
       method: 'PUT',

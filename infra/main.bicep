@@ -188,6 +188,9 @@ var appSettings = {
   WEBHOOK_COALESCE_SECONDS: '5'
   SYNC_DEFAULT_SCHEDULE_MINUTES: '60'
   SYNC_TIME_BUDGET_SECONDS: '600'
+  // Egress policy: provider calls go over https to the providers' documented hosts only. `sandbox`
+  // (loopback for the local sandboxes) is refused by the app when Service Bus is configured.
+  EGRESS_ALLOW_LOCAL: 'off'
 }
 
 module functionApp 'modules/functionapp.bicep' = {

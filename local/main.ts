@@ -12,8 +12,21 @@ import { prettySink } from './pretty-log';
 import { sandboxFactories } from './sandbox/registry';
 import type { ProviderSandbox } from './sandbox/types';
 
+/**
+ * The sandboxes listen on 127.0.0.1, which the egress policy closes unless
+ * EGRESS_ALLOW_LOCAL=sandbox: `npm start` runs them by default, so it turns
+ * the setting on for itself — explicitly, and never over a value the
+ * environment set, nor with Service Bus configured (the Azure profile refuses it).
+ */
+function localEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const sandboxOn = (env.SANDBOX ?? 'on') !== 'off';
+  const azure = (env.ServiceBusConnection__fullyQualifiedNamespace ?? '') !== '';
+  if (!sandboxOn || azure || (env.EGRESS_ALLOW_LOCAL ?? '') !== '') return env;
+  return { ...env, EGRESS_ALLOW_LOCAL: 'sandbox' };
+}
+
 async function main(): Promise<void> {
-  const settings = loadSettings();
+  const settings = loadSettings(localEnv(process.env));
   const logger = createLogger(prettySink(process.stdout.isTTY), settings.LOG_LEVEL);
   const services = await buildServices(settings, { logger });
   setServices(services);

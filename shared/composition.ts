@@ -22,6 +22,9 @@ import { buildRateLimiting, type RateLimiting } from './ratelimit/factory';
 import type { NotificationSink } from './notifications/port';
 import type { WebhookDeps } from './webhooks/receive';
 import { buildAdapters } from './adapters';
+import { egressPolicy } from './http/egress-policy';
+import { guardProviders } from './http/egress-providers';
+import { createEgressTransport } from './http/egress-transport';
 
 /** The ports, as chosen from config. */
 export interface Adapters {
@@ -71,7 +74,10 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
   const logger = overrides.logger ?? createLogger(consoleSink, settings.LOG_LEVEL);
   const adapters = { ...(await buildAdapters(settings, overrides.adapters ?? {})) };
   const repos = new Repositories(adapters.store);
-  const providers = overrides.providers ?? providerRegistry;
+  // Every provider call is held to the egress policy: the registry guards each fetch it hands a provider
+  // (https, documented hosts, same-origin redirects) and the transport checks the address it connects to.
+  const egress = egressPolicy(settings.EGRESS_ALLOW_LOCAL === 'sandbox' ? 'sandbox' : 'strict');
+  const providers = guardProviders(overrides.providers ?? providerRegistry, egress);
   const now = overrides.now ?? (() => new Date());
   // Embedded profile without a configured key: a fresh random one per start (the local host prints it).
   const adminKey = settings.ADMIN_API_KEY ?? randomBytes(24).toString('base64url');
@@ -79,7 +85,7 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
   const secrets = new SecretCache(adapters.secrets);
   const lookup = new IntegrationLookup(repos);
   const base = { repos, logger, now };
-  const fetchFn = overrides.fetch ?? fetch;
+  const fetchFn = overrides.fetch ?? createEgressTransport(egress);
   const rateLimiting =
     overrides.rateLimiting ??
     buildRateLimiting({
@@ -119,7 +125,7 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
       logger,
       lookup,
       now,
-      jwks: overrides.jwks ?? createJwksSource(overrides.fetch ?? fetch),
+      jwks: overrides.jwks ?? createJwksSource(fetchFn),
       saveIntegration: async (integration) => {
         await repos.putIntegration(integration);
       },

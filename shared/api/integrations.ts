@@ -3,6 +3,7 @@ import { kindForCredentials } from '../credentials/envelope';
 import { secretNameFor } from '../domain/ids';
 import type { Integration } from '../domain/types';
 import { InputError } from '../errors';
+import { assertIntegrationEgress } from '../http/egress-providers';
 import { RECORD_SHARDS } from '../storage/names';
 import { parseNcrontab } from '../sync/ncrontab';
 import { mappingSpecSchema } from '../sync/transform';
@@ -74,6 +75,7 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
   if (!provider) throw new InputError(400, `provider: unknown; one of ${deps.providers.keys().join(', ')}`);
   const config = parseWith(provider.configSchema, body.config, 'config');
   const credentials = parseWith(provider.credentialsSchema, body.credentials, 'credentials');
+  assertIntegrationEgress(deps.providers, provider, { baseUrl: body.baseUrl ?? provider.defaultBaseUrl, config, credentials });
   if (body.schedule && 'cron' in body.schedule) checkCron(body.schedule.cron);
 
   if (!(await deps.repos.getTenant(tenantId))) throw new InputError(404, `Tenant '${tenantId}' not found`);

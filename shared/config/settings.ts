@@ -46,6 +46,9 @@ export const settingsSchema = z
     // 0 picks a free port (tests).
     PORT: intFromEnv(7071, 0, 65535),
     SANDBOX: z.enum(['on', 'off']).default('on'),
+    // `sandbox` lets provider calls reach loopback addresses (the local sandboxes on 127.0.0.1, over http);
+    // `off` holds them to https and the providers' documented hosts, as in Azure, which refuses `sandbox`.
+    EGRESS_ALLOW_LOCAL: z.enum(['off', 'sandbox']).default('off'),
   })
   .superRefine((s, ctx) => {
     // An unresolved Key Vault reference reaches the app as its literal text; never accept it as a value.
@@ -55,6 +58,9 @@ export const settingsSchema = z
       }
     }
     if (s.ServiceBusConnection__fullyQualifiedNamespace === undefined) return;
+    if (s.EGRESS_ALLOW_LOCAL !== 'off') {
+      ctx.addIssue({ code: 'custom', path: ['EGRESS_ALLOW_LOCAL'], message: 'must be off when Service Bus is configured (Azure profile): loopback is for the local sandboxes only' });
+    }
     for (const key of ['COSMOS_ENDPOINT', 'KEY_VAULT_URL', 'REDIS_URL', 'ADMIN_API_KEY', 'OAUTH_STATE_KEY'] as const) {
       if (s[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when Service Bus is configured (Azure profile)' });
     }

@@ -7,9 +7,15 @@
  *
  * Error messages carry the status and a short provider message, never the
  * request headers, the URL's query or the request body: tokens live there.
+ * Error bodies are summarised, never stored raw: what reaches `run.error`
+ * and the logs is the status plus the provider's own error code/message
+ * from a JSON body, stripped of markup, URLs and control characters, and
+ * capped — so whatever answers (a proxy, or an internal service) cannot
+ * have its page copied into a run record.
  */
 import { AuthError, RateLimitedError, RetryableError, UnrecoverableError, type SyncError } from '../errors';
 import type { RateLimitSignal } from '../providers/types';
+import { EgressRefusedError } from './egress-policy';
 
 /** The part of a PullContext (or a push context) this helper needs. */
 export interface ProviderFetchContext {
@@ -21,7 +27,7 @@ export interface ProviderFetchContext {
 export interface ProviderFetchOptions {
   /** The provider's rate-limit header reader. */
   parseRateLimit(status: number, headers: Headers): RateLimitSignal;
-  /** Short provider error message from a non-2xx body (parsed JSON when it parses, else the text). */
+  /** Short provider error message from a non-2xx JSON body (bodies that are not JSON are never described). */
   describe(body: unknown): string | undefined;
   /** Label for error messages, e.g. "GitHub list issues". */
   operation?: string;
@@ -38,9 +44,10 @@ export interface ProviderFetchOptions {
 export const DEFAULT_TIMEOUT_MS = 15_000;
 /** When a provider says "slow down" without saying how long: one minute, GitHub's documented floor. */
 export const DEFAULT_RETRY_AFTER_MS = 60_000;
-/** Error bodies are read only this far: enough for a message, never a whole page. */
-const MAX_ERROR_BODY_CHARS = 16_384;
-const MAX_MESSAGE_CHARS = 200;
+/** Error bodies are read only this far (bytes): enough for a message, never a whole page. */
+const MAX_ERROR_BODY_BYTES = 16_384;
+/** What of a provider's error message is kept: an error code and a sentence. */
+export const MAX_ERROR_MESSAGE_CHARS = 120;
 
 export async function providerFetch(
   ctx: ProviderFetchContext,
@@ -58,6 +65,8 @@ export async function providerFetch(
   } catch (e) {
     // The rate limiter refused the request before it was sent: keep its retry time.
     if (e instanceof RateLimitedError) throw e;
+    // The egress policy refused it: retrying the same URL changes nothing.
+    if (e instanceof EgressRefusedError) throw e;
     throw new RetryableError(`${operation}: ${transportFailure(e, ctx.signal, timeout)}`, { cause: e });
   }
 
@@ -109,25 +118,54 @@ function isRateLimited(signal: RateLimitSignal, message: string | undefined, opt
 }
 
 async function errorMessage(response: Response, options: ProviderFetchOptions): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = (await response.text()).slice(0, MAX_ERROR_BODY_CHARS);
-  } catch {
-    return response.statusText || undefined;
-  }
-  let body: unknown = text;
+  const text = await readCapped(response, MAX_ERROR_BODY_BYTES);
+  let body: unknown;
   try {
     body = JSON.parse(text) as unknown;
   } catch {
-    // Not JSON (an HTML error page from a proxy): describe() gets the text.
+    // Not JSON (an HTML error page, a truncated dump): nothing of it is kept, not even the reason phrase,
+    // which the server chooses too.
+    return undefined;
   }
-  const described = options.describe(body) ?? response.statusText;
-  return described ? oneLine(described) : undefined;
+  const described = options.describe(body);
+  return described === undefined ? undefined : summarise(described);
 }
 
-function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > MAX_MESSAGE_CHARS ? `${flat.slice(0, MAX_MESSAGE_CHARS)}…` : flat;
+/** At most `max` bytes of the body as text; the rest is never read. */
+async function readCapped(response: Response, max: number): Promise<string> {
+  const reader: ReadableStreamDefaultReader<Uint8Array> | undefined = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // A body cut off mid-read describes nothing.
+    return '';
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
+}
+
+/**
+ * A provider message as it may be stored: one line, no markup, no URLs
+ * (they can carry tokens or internal names), no control characters, capped.
+ */
+export function summarise(message: string): string | undefined {
+  const flat = message
+    .replace(/<[^>]*>?/g, ' ')
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S*/gi, '[url]')
+    .replace(/[\p{Cc}\u2028\u2029<>]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (flat === '') return undefined;
+  return flat.length > MAX_ERROR_MESSAGE_CHARS ? `${flat.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : flat;
 }
 
 function transportFailure(e: unknown, callerSignal: AbortSignal | undefined, timeout: AbortSignal): string {

@@ -1,5 +1,6 @@
 import type { JsonWebKey } from 'node:crypto';
 import type { z } from 'zod';
+import type { EgressPolicy } from '../http/egress-policy';
 
 /** A record as every provider yields it, before the sync pipeline touches it. */
 export interface NormalizedRecord {
@@ -171,6 +172,27 @@ export interface AuthSupport<C, K> {
 }
 
 /**
+ * Where a provider's calls may go (DESIGN.md, "Outbound calls go only where
+ * the provider lives"). Every fetch a provider is handed is held to these
+ * hosts (shared/http/egress*.ts); a provider that declares none reaches
+ * nothing outside the local sandbox setting.
+ */
+export interface EgressDeclaration<C, K> {
+  /** The documented API and token hosts: exact names, or `*.example.com` for any name under it (not the apex). */
+  hosts: readonly string[];
+  /** Hosts an admin added explicitly in the integration's config (GitHub Enterprise): exact names only. */
+  configHosts?(config: C): readonly string[];
+  /** Other URLs the config names that calls go to (an OAuth host, a token endpoint), by field: checked like baseUrl. */
+  configUrls?(config: C): Readonly<Record<string, string | undefined>>;
+  /**
+   * URLs the credentials name that calls go to, by field (Salesforce's
+   * `instanceUrl`): checked on integration PUT and whenever a grant mints
+   * new credentials, so an off-list one is never stored nor sent a token.
+   */
+  credentialUrls?(credentials: K): Readonly<Record<string, string | undefined>>;
+}
+
+/**
  * Everything the core knows about a provider. The core looks providers up by
  * key in the registry and never switches on a provider name.
  */
@@ -189,10 +211,14 @@ export interface ProviderDefinition<C = unknown, K = unknown> {
   auth?: AuthSupport<C, K>;
   /** Rate-limit signal from any response of this provider. */
   parseRateLimit(status: number, headers: Headers): RateLimitSignal;
+  /** The hosts its calls may reach. */
+  egress?: EgressDeclaration<C, K>;
 }
 
 /** Lookup by key: the core's only way to reach a provider. */
 export interface ProviderRegistry {
   get(key: string): ProviderDefinition | undefined;
   keys(): string[];
+  /** The egress policy its providers are held to, when the composition root guarded them (shared/http/egress-providers.ts). */
+  egress?: EgressPolicy;
 }

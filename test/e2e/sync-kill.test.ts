@@ -42,7 +42,7 @@ beforeAll(async () => {
   const store = new CosmosDocumentStore(createCosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, agent: new Agent({ rejectUnauthorized: false }) }), { databaseId: database, orderFields: ORDER_FIELDS });
   const kv = new RedisKeyValueStore(createRedisClient('redis://127.0.0.1:6379'), redisPrefix);
   const secrets = new LocalSecretStore({ dir: secretsDir, key: Buffer.from(secretsKey, 'base64') });
-  services = await buildServices(loadSettings({ LOCAL_DATA_DIR: secretsDir, ADMIN_API_KEY: 'test-admin-key-0123456789abcdef' }), { logger: silentLogger, adapters: { store, kv, secrets } });
+  services = await buildServices(loadSettings({ LOCAL_DATA_DIR: secretsDir, ADMIN_API_KEY: 'test-admin-key-0123456789abcdef', EGRESS_ALLOW_LOCAL: 'sandbox' }), { logger: silentLogger, adapters: { store, kv, secrets } });
   gh = await startGithubSandbox({ tokens: { [TOKEN]: { limit: 1_000_000 } }, latencyMs: 15 });
   gh.seedIssues('octo', 'kill', 450);
   for (const integrationId of ['gh-clean', 'gh-kill']) {

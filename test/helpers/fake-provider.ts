@@ -43,7 +43,9 @@ function fail(kind: 'retryable' | 'auth' | 'rate' | 'unrecoverable'): never {
 export const fakeProvider: ProviderDefinition<z.infer<typeof configSchema>, z.infer<typeof credentialsSchema>> = {
   key: 'fake',
   displayName: 'Fake',
-  defaultBaseUrl: 'http://fake.invalid',
+  // Never fetched (datasets live in memory); https and a declared host so the egress policy accepts it.
+  defaultBaseUrl: 'https://fake.invalid',
+  egress: { hosts: ['fake.invalid'] },
   configSchema,
   credentialsSchema,
   parseRateLimit: () => ({}),

@@ -25,7 +25,8 @@ export interface TestServices {
 /** Services on the embedded adapters, a temp data dir and a capturing logger. */
 export async function embeddedServices(env: Record<string, string> = {}, overrides: ServiceOverrides = {}): Promise<TestServices> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'castiel-test-'));
-  const settings = loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: TEST_ADMIN_KEY, WEBHOOK_COALESCE_SECONDS: '0', ...env });
+  // The sandboxes and test servers listen on 127.0.0.1: open loopback to provider calls (a test may pass 'off').
+  const settings = loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: TEST_ADMIN_KEY, WEBHOOK_COALESCE_SECONDS: '0', EGRESS_ALLOW_LOCAL: 'sandbox', ...env });
   const logs: CapturedLog[] = [];
   const logger = createLogger((level, message, fields) => logs.push({ level, message, fields }), 'debug');
   const queue = (overrides.adapters?.queue as EmbeddedQueue | undefined) ?? new EmbeddedQueue();

@@ -19,7 +19,7 @@ async function main() {
   const store = new CosmosDocumentStore(createCosmosClient({ endpoint: cfg.cosmos.endpoint, key: cfg.cosmos.key, agent }), { databaseId: cfg.cosmos.database, orderFields: ORDER_FIELDS });
   const kv = new RedisKeyValueStore(createRedisClient('redis://127.0.0.1:6379'), cfg.redisPrefix);
   const secrets = new LocalSecretStore({ dir: cfg.secretsDir, key: Buffer.from(cfg.secretsKey, 'base64') });
-  const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: cfg.secretsDir, ADMIN_API_KEY: 'kill-test-admin-key-000' }), { logger: silentLogger, adapters: { store, kv, secrets } });
+  const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: cfg.secretsDir, ADMIN_API_KEY: 'kill-test-admin-key-000', EGRESS_ALLOW_LOCAL: 'sandbox' }), { logger: silentLogger, adapters: { store, kv, secrets } });
   const outcome = await runPullSync(services.syncDeps, cfg.job, cfg.message);
   process.stdout.write(`${JSON.stringify(outcome)}\n`);
   await services.close();

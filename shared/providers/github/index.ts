@@ -28,4 +28,12 @@ export const githubProvider: ProviderDefinition<GithubConfig, GithubCredentials>
   push: githubPush,
   auth: githubAuth,
   parseRateLimit: (status, headers) => parseGithubRateLimit(status, headers),
+  egress: {
+    // The REST API, and github.com for the OAuth web flow's token endpoint (auth.ts oauthBaseUrl).
+    // https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api
+    hosts: ['api.github.com', 'github.com'],
+    // GitHub Enterprise Server / Cloud with data residency: only hosts the admin lists in config.
+    configHosts: (config) => config.enterpriseHosts ?? [],
+    configUrls: (config) => ({ oauthBaseUrl: config.oauthBaseUrl }),
+  },
 };

@@ -30,6 +30,16 @@ export const githubConfigSchema = z.object({
     .url({ protocol: /^https?$/ })
     .refine((u) => !u.includes('?') && !u.includes('#'), 'must not carry a query or fragment')
     .optional(),
+  /**
+   * GitHub Enterprise hosts this integration may call besides api.github.com
+   * and github.com (e.g. `ghe.example.com`, or `api.acme.ghe.com` and
+   * `acme.ghe.com`): the egress policy allows only hosts listed here.
+   * DNS names only, no wildcards or addresses.
+   */
+  enterpriseHosts: z
+    .array(z.string().max(253).regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/i, 'must be a DNS host name'))
+    .max(10)
+    .optional(),
 });
 export type GithubConfig = z.infer<typeof githubConfigSchema>;
 

@@ -30,6 +30,9 @@ export function createGoogleProvider(runtime: Partial<GoogleRuntime> = {}): Prov
     push: googlePush(rt),
     auth: googleAuth(rt),
     parseRateLimit: (status, headers) => parseGoogleRateLimit(status, headers, { now: rt.now(), random: rt.random }),
+    // Drive and Calendar (www.googleapis.com) and the token endpoint (oauth2.googleapis.com).
+    // https://developers.google.com/identity/protocols/oauth2/web-server#exchange-authorization-code
+    egress: { hosts: ['*.googleapis.com'], configUrls: (config) => ({ tokenUri: config.tokenUri }) },
   };
 }
 

@@ -29,4 +29,6 @@ export const notionProvider: ProviderDefinition<NotionConfig, NotionCredentials>
   push: notionPush,
   auth: notionAuth,
   parseRateLimit: (status, headers) => parseNotionRateLimit(status, headers),
+  // API and OAuth token endpoint (/v1/oauth/token) share the one host: https://developers.notion.com/reference/intro
+  egress: { hosts: ['api.notion.com'] },
 };

@@ -44,6 +44,14 @@ export function createSalesforceProvider(options: SalesforceProviderOptions = {}
       },
     },
     parseRateLimit: (status, headers) => parseSalesforceRateLimit(status, headers, now()),
+    egress: {
+      // Login hosts for grants, My Domains (`*.my.salesforce.com`, sandboxes `*.sandbox.my.salesforce.com`)
+      // and instance hosts (`na1.salesforce.com`): all under salesforce.com.
+      // https://help.salesforce.com/s/articleView?id=sf.domain_name_formats.htm
+      hosts: ['login.salesforce.com', 'test.salesforce.com', '*.my.salesforce.com', '*.salesforce.com'],
+      // The API base every token response names; its access token goes there.
+      credentialUrls: (credentials) => ({ instanceUrl: credentials.instanceUrl }),
+    },
   };
 }
 

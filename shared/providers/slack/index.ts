@@ -28,4 +28,6 @@ export const slackProvider: ProviderDefinition<SlackConfig, SlackCredentials> = 
   push: slackPush,
   auth: slackAuth,
   parseRateLimit: (status, headers) => parseSlackRateLimit(status, headers),
+  // Every Web API method, oauth.v2.access included, is under https://slack.com/api/ (https://docs.slack.dev/apis/web-api/).
+  egress: { hosts: ['slack.com'] },
 };
