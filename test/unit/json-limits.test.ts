@@ -31,6 +31,9 @@ describe('parseJson: one bounded parser for every JSON body', () => {
   it('does not count brackets inside strings, including after escaped quotes and backslashes', () => {
     const text = JSON.stringify({ a: '['.repeat(500), b: 'say \\"[[[[', c: '\\', d: '{'.repeat(500) });
     expect(parseJson(text)).toEqual(JSON.parse(text));
+    // A key ending in an escaped backslash, then a __proto__ key: the scan must see where each string ends.
+    expect(rejection(() => parseJson('{"a\\\\":{"__proto__":1}}')).rejection).toBe('forbidden_key');
+    expect(parseJson('{"a\\"__proto__\\"":1}')).toEqual({ 'a"__proto__"': 1 });
   });
 
   it.each([
@@ -54,7 +57,7 @@ describe('parseJson: one bounded parser for every JSON body', () => {
     const hasProtoKey = (v: unknown): boolean =>
       typeof v === 'object' && v !== null && (Object.prototype.hasOwnProperty.call(v, '__proto__') || Object.values(v).some(hasProtoKey));
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.constantFrom(0, 2), (value, indent) => {
+      fc.property(fc.jsonValue({ maxDepth: 8, stringUnit: fc.constantFrom('"', '\\', '{', ']', ':', ' ', 'a', '_', '\u2028', '\u{1F600}') }), fc.constantFrom(0, 2), (value, indent) => {
         const text = JSON.stringify(value, null, indent);
         if (hasProtoKey(JSON.parse(text))) expect(() => parseJson(text)).toThrow(JsonBodyError);
         else expect(parseJson(text)).toEqual(JSON.parse(text));
