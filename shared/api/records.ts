@@ -3,6 +3,7 @@ import type { SyncRecord } from '../domain/types';
 import { RECORD_SHARDS } from '../storage/names';
 import type { Stored } from '../storage/port';
 import { InputError } from '../errors';
+import { parseJson } from '../http/json';
 import type { AdminDeps } from './deps';
 import { adminRoute, ok, parseWith } from './http';
 import { idSchema, pageParams, routeId } from './ids';
@@ -80,7 +81,8 @@ function encodeToken(token: z.infer<typeof shardToken>): string {
 
 function decodeToken(text: string): unknown {
   try {
-    return JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    // A continuation comes from the caller: the same bounded parser as any body.
+    return parseJson(Buffer.from(text, 'base64url'));
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { putIntegration } from '../../shared/api/integrations';
 import { patchRecord } from '../../shared/api/local-changes';
+import { listRecords } from '../../shared/api/records';
 import { putTenant } from '../../shared/api/tenants';
 import { QUEUES } from '../../shared/messaging/names';
 import { runPullSync } from '../../shared/sync/pull';
@@ -107,4 +108,14 @@ test('a signed webhook delivery nested too deep or with a __proto__ key is refus
   expect(t.queue.depth(QUEUES.syncInbound)).toBe(0);
   // The same delivery within the limits is accepted.
   expect((await deliver('{"action":"opened","issue":{"id":1}}')).status).toBe(202);
+});
+
+test('a continuation token is read by the same parser: one with a __proto__ key is not a token the listing issued', async () => {
+  await syncedRecord();
+  const list = (continuation: string) => listRecords(t.services.adminDeps, apiRequest({ params: { tenantId: 'acme' }, query: { continuation } }));
+  expect((await list(Buffer.from('{"s":0}').toString('base64url'))).status).toBe(200);
+  expect(await list(Buffer.from('{"s":0,"__proto__":{"c":"x"}}').toString('base64url'))).toEqual({
+    status: 400,
+    jsonBody: { error: 'bad_request', reason: 'continuation: not a token this listing issued' },
+  });
 });
