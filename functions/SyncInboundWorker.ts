@@ -5,10 +5,11 @@ import { describeIssues, inboundJobSchema } from '../shared/messaging/messages';
 import { parkMessage } from '../shared/sync/deadletters';
 import { runApplyRecords } from '../shared/sync/apply';
 import { runPullSync } from '../shared/sync/pull';
+import { settleEscapedFailure } from '../shared/sync/worker-guard';
 import { queueFunction } from './definitions';
 import { messageInfo } from './queue-adapter';
 
-/** A throw abandons the message (redelivery resumes from the checkpoint); bad messages are parked, not retried. */
+/** Failures back off through follow-up messages (worker-guard.ts); only a throw from there is left to the host. Bad messages are parked. */
 async function handler(message: unknown, context: InvocationContext): Promise<void> {
   const s = await getServices();
   const info = messageInfo(context);
@@ -18,8 +19,13 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
     context.warn(`parked invalid message ${info.messageId}`);
     return;
   }
-  const outcome = job.data.type === 'sync.apply' ? await runApplyRecords(s.syncDeps, job.data, info) : await runPullSync(s.syncDeps, job.data, info);
-  context.log(`sync ${outcome.kind}`, JSON.stringify(outcome));
+  try {
+    const outcome = job.data.type === 'sync.apply' ? await runApplyRecords(s.syncDeps, job.data, info) : await runPullSync(s.syncDeps, job.data, info);
+    context.log(`sync ${outcome.kind}`, JSON.stringify(outcome));
+  } catch (error) {
+    const outcome = await settleEscapedFailure(s.syncDeps, QUEUES.syncInbound, job.data, info, error);
+    context.warn(`sync ${outcome.kind}`, JSON.stringify(outcome));
+  }
 }
 
 queueFunction('SyncInboundWorker', { queueName: QUEUES.syncInbound, handler });

@@ -33,8 +33,11 @@ export const requeueDeadLetter = adminRoute<AdminDeps>(async (deps, request) => 
     throw new InputError(409, 'This message cannot be requeued (unknown queue or not a JSON object)');
   }
   const now = deps.now().toISOString();
-  const { attempt: _attempt, ...body } = doc.body as Record<string, unknown>;
-  await deps.queue.send(doc.queue as QueueName, { messageId: `${doc.messageId}:requeue:${now}`, body, applicationProperties: { tenantId, requeued: true } });
+  // A fresh start: no retries or waits used up, and a new run (the parked one has failed and stays as the record of it).
+  const { attempt: _a, deferrals: _d, deferredSince: _s, continuations: _c, waits: _w, runId: _r, ...body } = doc.body as Record<string, unknown>;
+  // The id does not grow with each requeue (Service Bus caps ids at 128 characters).
+  const base = doc.messageId.replace(/:requeue:.*$/, '');
+  await deps.queue.send(doc.queue as QueueName, { messageId: `${base}:requeue:${now}`, body, applicationProperties: { tenantId, requeued: true } });
   const { etag, ...rest } = doc;
   await deps.repos.parkDeadLetter({ ...rest, requeuedAt: now }, etag);
   return ok({ id: doc.id, requeuedAt: now }, 202);

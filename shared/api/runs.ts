@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { SyncRun } from '../domain/types';
 import { CANCEL_TTL_MS, cancelKey } from '../sync/pull';
 import { newRun } from '../sync/runs';
+import { reapStale } from '../sync/stale';
 import { InputError } from '../errors';
 import { QUEUES } from '../messaging/names';
 import type { SyncJob } from '../messaging/messages';
@@ -58,7 +59,8 @@ export const listRuns = adminRoute<AdminDeps>(async (deps, request) => {
   const { limit, continuation } = pageParams(request.query, 20);
   if (!(await deps.repos.getIntegration(tenantId, integrationId))) throw new InputError(404, `Integration '${integrationId}' not found`);
   const page = await deps.repos.listRuns(tenantId, integrationId, limit, continuation);
-  return ok({ items: page.items.map(runView), ...(page.continuation ? { continuation: page.continuation } : {}) });
+  const items = await reapStale(deps.repos, page.items, deps.now());
+  return ok({ items: items.map(runView), ...(page.continuation ? { continuation: page.continuation } : {}) });
 });
 
 /**

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { acquireLease, releaseLease } from '../kv/lease';
 import type { KeyValueStore } from '../kv/port';
 
 export interface LockOptions {
@@ -51,7 +52,8 @@ export class CredentialLocks {
     const key = credentialLockKey(secretName);
     const token = randomUUID();
     const started = performance.now();
-    if (!(await this.kv.setIfAbsent(key, token, this.options.ttlMs))) return undefined;
+    // A SET that times out may still land when Redis resumes: acquireLease cleans our token up then.
+    if (!(await acquireLease(this.kv, { key, holder: token }, this.options.ttlMs))) return undefined;
     const writeEnd = started + this.options.ttlMs - this.options.marginMs;
     const requestEnd = writeEnd - this.options.writeReserveMs;
     const request = new AbortController();
@@ -80,9 +82,9 @@ export class CredentialLocks {
     return (await this.kv.get(lease.key)) === lease.token;
   }
 
-  /** Release only our own lease: if it lapsed and someone else took the key, theirs stays. */
+  /** Release only our own lease: if it lapsed and someone else took the key, theirs stays. When Redis fails, keep trying in the background. */
   async release(lease: Lease): Promise<void> {
     lease.dispose();
-    await this.kv.deleteIfEquals(lease.key, lease.token);
+    await releaseLease(this.kv, { key: lease.key, holder: lease.token }, this.options.ttlMs);
   }
 }

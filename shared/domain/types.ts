@@ -116,6 +116,10 @@ export interface SyncRun extends DocumentBase {
   startedAt?: string;
   finishedAt?: string;
   error?: string;
+  /** Last time a worker wrote this run: a live run is written at least every page (see the reaper in sync/stale.ts). */
+  heartbeatAt?: string;
+  /** When a rescheduled run's next message is due. */
+  resumeAt?: string;
 }
 
 export interface SyncRecord extends DocumentBase {

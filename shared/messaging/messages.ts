@@ -3,6 +3,16 @@ import { ID_PATTERN } from '../domain/types';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ - starting with a letter or digit');
 
+/**
+ * Waiting is not failing: a job that waits for a busy integration or a rate
+ * limit counts deferrals, separately from failures, and is bounded by time.
+ */
+const deferralFields = {
+  deferrals: z.number().int().min(0).max(1_000_000).optional(),
+  /** When the first deferral of this job happened. */
+  deferredSince: z.iso.datetime().optional(),
+};
+
 /** Body of a `sync-inbound` message: run one pull sync for one integration. */
 export const syncJobSchema = z.object({
   type: z.literal('sync.pull'),
@@ -14,8 +24,11 @@ export const syncJobSchema = z.object({
   requestedAt: z.iso.datetime(),
   /** Resync from scratch: ignore the cursor (records are kept; unchanged ones are not rewritten). */
   full: z.boolean().optional(),
-  /** How many times this run was rescheduled (rate limit, busy integration): keeps message ids deterministic. */
+  /** Failures so far (transient errors, dependencies down): drives the 30 s / 2 min / 10 min backoff, then the job is parked. */
   attempt: z.number().int().min(0).max(1000).optional(),
+  ...deferralFields,
+  /** Invocations this run has continued in after its time budget (neither a failure nor a wait). */
+  continuations: z.number().int().min(0).max(1_000_000).optional(),
 });
 export type SyncJob = z.infer<typeof syncJobSchema>;
 
@@ -35,8 +48,11 @@ export const applyRecordsJobSchema = z.object({
   deliveryId: z.string().min(1).max(200),
   records: z.array(normalizedRecordSchema).min(1).max(100),
   requestedAt: z.iso.datetime(),
-  /** Times it waited for another run to release the integration. */
+  /** The run this job applies as; set on its first follow-up so retries and waits keep one run. */
+  runId: z.string().min(1).max(100).optional(),
+  /** Failures so far (as for sync.pull). */
   attempt: z.number().int().min(0).max(1000).optional(),
+  ...deferralFields,
 });
 
 /** Everything the inbound worker accepts. */

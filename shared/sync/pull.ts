@@ -7,7 +7,9 @@ import type { SyncJob } from '../messaging/messages';
 import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
 import { limitedFetch, signalRecorder } from '../ratelimit/admit';
+import { acquireLease, releaseLease } from '../kv/lease';
 import { saveCursor } from './checkpoint';
+import { deferralDelay, followUpId, MAX_DEFERRAL_MS, nextDeferral } from './followup';
 import { backoffDelay } from './backoff';
 import { readAhead } from './concurrency';
 import { parkMessage } from './deadletters';
@@ -34,8 +36,9 @@ export type SyncOutcome =
  * long; a page must be processed within it.
  */
 export const SYNC_LOCK_TTL_MS = 2 * 60 * 1000;
-/** How long a job waits before retrying when another run holds the integration. */
+/** How long a job first waits when another run holds the integration; later waits double up to MAX_BUSY_WAIT_MS. */
 export const BUSY_RETRY_MS = 30_000;
+export const MAX_BUSY_WAIT_MS = 5 * 60_000;
 
 export const lockKey = (integrationId: string): string => `lock:sync:{${integrationId}}`;
 
@@ -64,13 +67,13 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
 
   // The lease names this invocation, not the run: two copies of one message must not both run.
   const lease = { key: lockKey(integration.id), holder: `${runId}:${randomUUID()}` };
-  if (!(await deps.kv.setIfAbsent(lease.key, lease.holder, SYNC_LOCK_TTL_MS))) {
-    return reschedule(deps, job, run, BUSY_RETRY_MS, 'another run holds this integration');
-  }
-
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId });
   const used: UsedCredentials = {};
+  let acquired = false;
   try {
+    // Inside the try: a Redis failure here takes the same backoff as any other dependency failure.
+    acquired = await acquireLease(deps.kv, lease, SYNC_LOCK_TTL_MS);
+    if (!acquired) return await defer(deps, { ...job, runId }, run, BUSY_RETRY_MS, 'another run holds this integration');
     await run.start(deps.now());
     const finished = await pullPages(deps, integration, provider, run, lease, used);
     if (finished === 'cancelled') {
@@ -87,7 +90,7 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   } catch (error) {
     return await settleFailure(deps, job, message, integration, run, error, used);
   } finally {
-    await deps.kv.deleteIfEquals(lease.key, lease.holder).catch((e: unknown) => { log.warn('lock release failed', { error: e }); });
+    if (acquired) await releaseLease(deps.kv, lease, SYNC_LOCK_TTL_MS, (e: unknown) => { log.warn('lock release failed; retrying in the background', { error: e }); });
   }
 }
 
@@ -166,7 +169,8 @@ async function settleFailure(
 ): Promise<SyncOutcome> {
   const reason = describeError(error);
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId: run.id });
-  if (error instanceof RateLimitedError) return reschedule(deps, { ...job, runId: run.id }, run, error.retryAfterMs, reason);
+  // Waiting for a rate limit is not a failure: it is a deferral, bounded by time.
+  if (error instanceof RateLimitedError) return defer(deps, { ...job, runId: run.id }, run, error.retryAfterMs, reason, true);
   if (error instanceof AuthError) {
     // Another instance may have refreshed, or one refresh may fix it: then retry at once from the checkpoint.
     const outcome = used.version === undefined ? 'reauth_required' : await deps.credentials.onAuthFailure(integration, { version: used.version });
@@ -186,7 +190,7 @@ async function settleFailure(
   const delay = backoffDelay((job.attempt ?? 0) + 1);
   if (delay === undefined) {
     await run.fail(deps.now(), `gave up after ${job.attempt ?? 0} retries: ${reason}`);
-    await parkMessage(deps.repos, QUEUES.syncInbound, message.messageId, job, job.tenantId, 'RetriesExhausted', reason, deps.now());
+    await parkMessage(deps.repos, QUEUES.syncInbound, message.messageId, job, job.tenantId, 'RetriesExhausted', `after ${job.attempt ?? 0} retries: ${reason}`, deps.now());
     log.error('sync failed after retries; message parked', { reason });
     return { kind: 'failed', runId: run.id, reason };
   }
@@ -194,27 +198,47 @@ async function settleFailure(
   return reschedule(deps, { ...job, runId: run.id }, run, delay, reason);
 }
 
-async function sendFollowUp(deps: SyncDeps, job: SyncJob, run: RunTracker, kind: 'retry' | 'cont', at?: Date): Promise<SyncJob> {
-  const attempt = (job.attempt ?? 0) + 1;
-  const next: SyncJob = { ...job, runId: run.id, attempt };
-  await deps.queue.send(QUEUES.syncInbound, {
-    messageId: `${run.id}:${kind}:${attempt}`,
-    body: next,
-    ...(at ? { scheduledEnqueueTime: at } : {}),
-    applicationProperties: { trigger: job.trigger, tenantId: job.tenantId },
-  });
-  return next;
-}
-
 async function reschedule(deps: SyncDeps, job: SyncJob, run: RunTracker, delayMs: number, reason: string): Promise<SyncOutcome> {
   const at = new Date(deps.now().getTime() + delayMs);
-  await sendFollowUp(deps, job, run, 'retry', at);
-  await run.requeue(`rescheduled for ${at.toISOString()}: ${reason}`);
+  const attempt = (job.attempt ?? 0) + 1;
+  await sendInbound(deps, followUpId(run.id, 'retry', attempt), { ...job, runId: run.id, attempt }, at);
+  await run.requeue(`rescheduled for ${at.toISOString()}: ${reason}`, at);
   return { kind: 'rescheduled', runId: run.id, at: at.toISOString(), reason };
+}
+
+/**
+ * Wait (another run holds the integration, or a rate limit): a deferral, not a
+ * failure. Busy waits back off (30 s doubling to 5 min); a rate limit waits
+ * exactly its retry-after. After MAX_DEFERRAL_MS of waiting the run fails and
+ * the job is parked with its own reason.
+ */
+async function defer(deps: SyncDeps, job: SyncJob, run: RunTracker, delayMs: number, reason: string, exact = false): Promise<SyncOutcome> {
+  const now = deps.now();
+  const next = nextDeferral(job, now);
+  if (!next) {
+    const why = `waited more than ${MAX_DEFERRAL_MS / 3_600_000} h: ${reason}`;
+    await parkMessage(deps.repos, QUEUES.syncInbound, followUpId(run.id, 'defer', (job.deferrals ?? 0) + 1), job, job.tenantId, 'DeferredTooLong', why, now);
+    await run.fail(now, why);
+    return { kind: 'failed', runId: run.id, reason: why };
+  }
+  const at = new Date(now.getTime() + (exact ? delayMs : deferralDelay(next.deferrals, delayMs, MAX_BUSY_WAIT_MS)));
+  await sendInbound(deps, followUpId(run.id, 'defer', next.deferrals), next, at);
+  await run.requeue(`waiting until ${at.toISOString()}: ${reason}`, at);
+  return { kind: 'rescheduled', runId: run.id, at: at.toISOString(), reason };
+}
+
+async function sendInbound(deps: SyncDeps, messageId: string, body: SyncJob, at?: Date): Promise<void> {
+  await deps.queue.send(QUEUES.syncInbound, {
+    messageId,
+    body,
+    ...(at ? { scheduledEnqueueTime: at } : {}),
+    applicationProperties: { trigger: body.trigger, tenantId: body.tenantId },
+  });
 }
 
 /** Functions have time limits: a long run stops at a page boundary and queues its own continuation. */
 async function continueLater(deps: SyncDeps, job: SyncJob, run: RunTracker): Promise<void> {
-  await sendFollowUp(deps, job, run, 'cont');
+  const continuations = (job.continuations ?? 0) + 1;
+  await sendInbound(deps, followUpId(run.id, 'cont', continuations), { ...job, runId: run.id, continuations });
   await run.requeue('continued in a new invocation (time budget reached)');
 }

@@ -112,9 +112,10 @@ export class RunTracker {
     await this.end('failed', now, error);
   }
 
-  /** Back to queued (rescheduled or continued), with a note why. */
-  async requeue(note: string): Promise<void> {
-    this.run = { ...this.run, status: 'queued', error: note };
+  /** Back to queued (rescheduled or continued), with a note why and when its next message is due. */
+  async requeue(note: string, resumeAt?: Date): Promise<void> {
+    const { resumeAt: _old, ...rest } = this.run;
+    this.run = { ...rest, status: 'queued', error: note, ...(resumeAt ? { resumeAt: resumeAt.toISOString() } : {}) };
     await this.flush(true);
   }
 
@@ -127,7 +128,8 @@ export class RunTracker {
   async flush(force: boolean): Promise<void> {
     if (!force && (!this.dirty || Date.now() - this.lastWrite < LIVE_WRITE_INTERVAL_MS)) return;
     const { etag: _etag, ...doc } = this.run;
-    this.run = await this.repos.putRun(doc);
+    // The heartbeat tells the reaper (stale.ts) a worker is behind this run.
+    this.run = await this.repos.putRun({ ...doc, heartbeatAt: new Date().toISOString() });
     this.dirty = false;
     this.lastWrite = Date.now();
   }

@@ -147,7 +147,7 @@ test('a run over its time budget stops at a page boundary and continues itself t
         expect(outcome.kind).toBe('succeeded');
         break;
       }
-      const [next] = budget.queue.peek(QUEUES.syncInbound).filter((m) => (m.body as { attempt?: number }).attempt === (job.attempt ?? 0) + 1);
+      const [next] = budget.queue.peek(QUEUES.syncInbound).filter((m) => (m.body as { continuations?: number }).continuations === (job.continuations ?? 0) + 1);
       job = syncJobSchema.parse(next?.body);
     }
     expect(invocations).toBe(4);

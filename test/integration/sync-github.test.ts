@@ -122,9 +122,12 @@ test('an exhausted rate limit reschedules the same run at the reset instead of f
   expect(outcome.kind).toBe('rescheduled');
   const [queued] = t.queue.peek(QUEUES.syncInbound);
   expect(queued?.state).toBe('scheduled');
-  expect(queued?.body).toMatchObject({ runId: outcome.kind === 'rescheduled' ? outcome.runId : '', attempt: 1 });
+  // Waiting for a rate limit is a deferral, not a failure: it uses up none of the three retries.
+  expect(queued?.body).toMatchObject({ runId: outcome.kind === 'rescheduled' ? outcome.runId : '', deferrals: 1 });
+  expect(queued?.body).not.toHaveProperty('attempt');
   const run = await t.services.repos.getRun(seed.tenantId, outcome.kind === 'rescheduled' ? outcome.runId : '');
   expect(run?.status).toBe('queued');
+  expect(run?.resumeAt).toBe(outcome.kind === 'rescheduled' ? outcome.at : '');
 });
 
 test('a second job while a run holds the integration is rescheduled, not run in parallel', async () => {
