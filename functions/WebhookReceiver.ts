@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { getServices } from '../shared/composition';
 import { receiveWebhook } from '../shared/webhooks/receive';
 import { httpFunction } from './definitions';
+import { webhookBodyLimit } from './http-adapter';
 
 const unavailable: HttpResponseInit = { status: 503, jsonBody: { error: 'unavailable', reason: 'Retry later' } };
 
@@ -24,4 +25,4 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
   }
 }
 
-httpFunction('WebhookReceiver', { route: 'webhooks/{provider}/{integrationId}', methods: ['POST'], authLevel: 'anonymous', handler });
+httpFunction('WebhookReceiver', { route: 'webhooks/{provider}/{integrationId}', methods: ['POST'], authLevel: 'anonymous', handler, maxBodyBytes: webhookBodyLimit });

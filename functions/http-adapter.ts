@@ -13,6 +13,15 @@ export function toApiRequest(request: HttpRequest): ApiRequest {
   };
 }
 
+/**
+ * The webhook route's body limit (WEBHOOK_MAX_BODY_BYTES), read per request
+ * from the one composition root so the local host stops reading where the
+ * handler would refuse.
+ */
+export async function webhookBodyLimit(): Promise<number> {
+  return (await getServices()).settings.WEBHOOK_MAX_BODY_BYTES;
+}
+
 export function toHttpResponse(response: ApiResponse): HttpResponseInit {
   return { status: response.status, jsonBody: response.jsonBody, ...(response.headers ? { headers: response.headers } : {}) };
 }

@@ -20,6 +20,8 @@ export interface LocalHostOptions {
   /** Interface to bind; default 127.0.0.1 (the admin API is anonymous locally). Use 0.0.0.0 in a container. */
   hostname?: string | undefined;
   http?: { routePrefix?: string | undefined; maxBodyBytes?: number | undefined } | undefined;
+  /** The key `authLevel: 'function'` routes require, checked before anything else (see HttpServerOptions.functionKey). */
+  functionKey?: string | undefined;
   queues?: { maxConcurrentCalls?: number | undefined; receiveWaitMs?: number | undefined; errorBackoffMs?: number | undefined } | undefined;
   timers?: { scheduler?: TimerScheduler | undefined; pastDueThresholdMs?: number | undefined } | undefined;
 }
@@ -75,6 +77,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     hostname: options.hostname,
     routePrefix: options.http?.routePrefix,
     maxBodyBytes: options.http?.maxBodyBytes,
+    functionKey: options.functionKey,
   });
   let timers: TimerRunner | undefined;
   let pumps: QueuePumps | undefined;

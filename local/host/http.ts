@@ -3,7 +3,10 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest } from '@azure/functions';
 import type { HttpHandler, HttpMethod } from '@azure/functions';
+import type { BodyLimit } from '../../functions/definitions';
+import { keyMatches } from '../../shared/api/http';
 import type { Logger } from '../../shared/observability/logger';
+import { announcesBody, DEFAULT_MAX_BODY_BYTES, declaredLength, expectsContinue, lingerThenClose, readBody, resolveBodyLimit } from './body';
 import { createInvocation, describeError, invoke } from './context';
 import { toWireResponse } from './response';
 import type { WireResponse } from './response';
@@ -16,6 +19,8 @@ export interface HttpFunction {
   methods: readonly HttpMethod[];
   authLevel: 'anonymous' | 'function';
   handler: HttpHandler;
+  /** This route's body limit (default: the host's cap); the host stops reading there. */
+  maxBodyBytes?: BodyLimit | undefined;
 }
 
 export interface HttpServerOptions {
@@ -26,8 +31,15 @@ export interface HttpServerOptions {
   hostname?: string | undefined;
   /** host.json `extensions.http.routePrefix`; default `api`. */
   routePrefix?: string | undefined;
-  /** Largest request body read; the Functions host caps it at 100 MB (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`). */
+  /** The host's cap on any body; the Functions host's is 100 MiB (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`). Routes declare lower ones. */
   maxBodyBytes?: number | undefined;
+  /**
+   * The key `authLevel: 'function'` routes require (x-functions-key header or
+   * `?code=`), checked before the route's method, body or function: the
+   * Functions host authorizes before it invokes, so an unauthenticated caller
+   * learns nothing and sends nothing we read. Unset: not enforced, as in Core Tools.
+   */
+  functionKey?: string | undefined;
 }
 
 export interface LocalHttpServer {
@@ -38,7 +50,7 @@ export interface LocalHttpServer {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES };
 
 interface Target {
   fn: HttpFunction;
@@ -49,12 +61,14 @@ interface Target {
 /**
  * The HTTP half of the local host: routes under `/{routePrefix}` to the same
  * HttpHandlers that functions/ registers, with real HttpRequest and
- * InvocationContext objects. As with Core Tools, authLevel is not enforced
- * locally.
+ * InvocationContext objects. Limits come before work: route, then key, then
+ * the route's body limit (by Content-Length before reading, by count while
+ * reading), and only then the function.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<LocalHttpServer> {
   const { logger } = options;
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const hostCap = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const functionKey = options.functionKey;
   const prefix = splitPath(options.routePrefix ?? 'api').map((s) => s.toLowerCase());
   const routes: CompiledRoute<Target>[] = options.functions
     .map((fn) =>
@@ -70,7 +84,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
   let stopping = false;
   let drained: (() => void) | undefined;
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight++;
     res.once('close', () => {
       inFlight--;
@@ -88,7 +102,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'The function host failed to answer this request.' });
       else res.destroy();
     });
-  });
+  };
+  const server = createServer(onRequest);
+  // With a listener here Node no longer answers `Expect: 100-continue` by
+  // itself: the client is told to send its body only once route, key and
+  // Content-Length have passed (curl waits for this above 1 MiB).
+  server.on('checkContinue', onRequest);
   // Keep-alive longer than a typical client pool's idle time, so benchmarks and
   // SDK clients reuse connections instead of racing a server-side close.
   server.keepAliveTimeout = 65_000;
@@ -104,6 +123,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
     let target: CompiledRoute<Target> | undefined;
     let params: Record<string, string> | undefined;
     const allowed = new Set<string>();
+    let keyed = false;
     try {
       for (const route of routes) {
         const p = matchRoute(route, rest);
@@ -113,27 +133,42 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
           params = p;
           break;
         }
+        if (route.target.fn.authLevel === 'function') keyed = true;
         for (const m of route.target.methods) allowed.add(m);
       }
     } catch (err) {
-      if (err instanceof MalformedPathError) { sendJson(res, 400, { error: 'bad_request', message: err.message }); return; }
+      if (err instanceof MalformedPathError) { refuse(req, res, 400, { error: 'bad_request', message: err.message }); return; }
       throw err;
     }
+    if (!target && allowed.size === 0) { notFound(req, res, method, rawUrl); return; }
+    // 401 before 405: the methods a management route takes are not for strangers (HEAD/OPTIONS included).
+    const needsKey = target ? target.target.fn.authLevel === 'function' : keyed;
+    if (needsKey && functionKey !== undefined && !keyMatches(givenKey(req, rawUrl, q), functionKey)) {
+      refuse(req, res, 401, { error: 'unauthorized', reason: 'Missing or wrong x-functions-key' });
+      return;
+    }
     if (!target || !params) {
-      if (allowed.size === 0) { notFound(req, res, method, rawUrl); return; }
-      req.resume();
-      res.setHeader('allow', [...allowed].join(', '));
-      sendJson(res, 405, { error: 'method_not_allowed', message: `${method} is not allowed here; use ${[...allowed].join(', ')}` });
+      refuse(req, res, 405, { error: 'method_not_allowed', message: `${method} is not allowed here; use ${[...allowed].join(', ')}` }, { allow: [...allowed].join(', ') });
       return;
     }
 
-    const body = await readBody(req, maxBodyBytes);
-    if (body === 'too_large') {
-      // Answer now and close the connection: Node then stops reading the
-      // socket, so the rest of an oversized upload is never buffered.
-      res.setHeader('connection', 'close');
-      sendJson(res, 413, { error: 'payload_too_large', message: `Request body exceeds ${maxBodyBytes} bytes.` });
-      return;
+    let body: Buffer = EMPTY;
+    // GET/HEAD bodies are dropped, exactly as the library does (fetch forbids them): never read them.
+    if (method !== 'GET' && method !== 'HEAD') {
+      let limit: number;
+      try {
+        limit = await resolveBodyLimit(target.target.fn.maxBodyBytes, hostCap);
+      } catch (err) {
+        logger.error('local host: body limit unavailable', { functionName: target.target.fn.name, ...describeError(err) });
+        refuse(req, res, 503, { error: 'unavailable', reason: 'Service is starting or misconfigured' });
+        return;
+      }
+      const declared = declaredLength(req);
+      if (declared !== undefined && declared > limit) { tooLarge(req, res, limit); return; }
+      if (expectsContinue(req)) res.writeContinue();
+      const read = await readBody(req, limit);
+      if (read === 'too_large') { tooLarge(req, res, limit); return; }
+      body = read;
     }
 
     const { fn, trigger } = target.target;
@@ -166,8 +201,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
   }
 
   function notFound(req: IncomingMessage, res: ServerResponse, method: string, rawUrl: string): void {
-    req.resume();
-    sendJson(res, 404, { error: 'not_found', message: `No function matches ${method} ${rawUrl.split('?')[0] ?? ''}` });
+    refuse(req, res, 404, { error: 'not_found', message: `No function matches ${method} ${rawUrl.split('?')[0] ?? ''}` });
+  }
+
+  function tooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+    logger.debug('local host: body over the route limit', { method: req.method, url: req.url?.split('?')[0], limit });
+    refuse(req, res, 413, { error: 'payload_too_large', message: `Request body exceeds ${limit} bytes.` });
   }
 
   function buildRequest(req: IncomingMessage, method: string, params: Record<string, string>, body: Buffer): HttpRequest {
@@ -176,7 +215,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
     const host = headers.host ?? `localhost:${port}`;
-    // GET/HEAD bodies are dropped, exactly as the library does (fetch forbids them).
     const withBody = method !== 'GET' && method !== 'HEAD';
     return new HttpRequest({
       method,
@@ -229,46 +267,28 @@ function hasPrefix(parts: readonly string[], prefix: readonly string[]): boolean
   return true;
 }
 
-function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+const EMPTY = Buffer.alloc(0);
+
+function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-/** Read the whole body, or report 'too_large' as soon as it passes the cap (by header or by count). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_large'> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) return Promise.resolve('too_large');
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) {
-        cleanup();
-        chunks.length = 0;
-        // Stop pulling data; the 413 goes out with Connection: close.
-        req.pause();
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
+/**
+ * Answer without reading the body. If one is still on its way, the rest is
+ * discarded within a small allowance once the answer is out, then the
+ * connection is dropped: never buffered, never drained in full.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  // Runs after Node's own 'finish' handling, which has detached the request by then.
+  if (!req.complete && announcesBody(req)) res.once('finish', () => { lingerThenClose(req); });
+  sendJson(res, status, body, headers);
+}
+
+/** The caller's key, where the Functions host looks for it: the x-functions-key header, else `?code=`. */
+function givenKey(req: IncomingMessage, rawUrl: string, q: number): string | undefined {
+  const header = req.headers['x-functions-key'];
+  if (typeof header === 'string') return header;
+  return q === -1 ? undefined : (new URLSearchParams(rawUrl.slice(q + 1)).get('code') ?? undefined);
 }

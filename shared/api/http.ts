@@ -25,7 +25,7 @@ export const ok = (jsonBody: unknown, status = 200): ApiResponse => ({ status, j
 export const problem = (status: number, error: string, reason: string): ApiResponse => ({ status, jsonBody: { error, reason } });
 
 /** Admin bodies are small; anything bigger is a mistake or an attack. */
-const MAX_ADMIN_BODY_BYTES = 256 * 1024;
+export const MAX_ADMIN_BODY_BYTES = 256 * 1024;
 
 export async function readJson<T>(request: ApiRequest, schema: z.ZodType<T>, options: { optional?: boolean } = {}): Promise<T> {
   const text = await request.text();

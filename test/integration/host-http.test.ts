@@ -141,18 +141,17 @@ describe('local host HTTP', () => {
   });
 
   it('answers 413 for a chunked body once it passes the cap, and keeps serving', async () => {
-    const [status, connection] = await new Promise<[number, string | undefined]>((resolve, reject) => {
+    const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(`${base}/webhooks/github/i1`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
         res.resume();
-        resolve([res.statusCode ?? 0, res.headers.connection]);
+        resolve(res.statusCode ?? 0);
       });
       req.on('error', reject);
       for (let i = 0; i < 4; i++) req.write(Buffer.alloc(512, 2));
       req.end();
     });
     expect(status).toBe(413);
-    // The connection is closed rather than drained, so the rest is never read.
-    expect(connection).toBe('close');
+    // (How far the rest is read, and the memory it may cost, is test/e2e/host-limits.test.ts's subject.)
     expect(seen).toHaveLength(0);
     expect((await fetch(`${base}/webhooks/github/i1`, { method: 'POST', body: 'small' })).status).toBe(202);
   });
