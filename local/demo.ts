@@ -3,6 +3,7 @@ import { putIntegration } from '../shared/api/integrations';
 import { postSync } from '../shared/api/runs';
 import { putTenant } from '../shared/api/tenants';
 import type { Services } from '../shared/composition';
+import { PermanentError, START_UP_RETRY, withRetries, type RetryPolicy } from './retry';
 import type { DemoCurl, ProviderSandbox } from './sandbox/types';
 
 export const DEMO_TENANT = 'demo';
@@ -18,8 +19,10 @@ function request(services: Services, method: string, params: Record<string, stri
 }
 
 function check(res: ApiResponse, what: string): ApiResponse {
-  if (res.status >= 300) throw new Error(`demo seed: ${what} answered ${res.status} ${JSON.stringify(res.jsonBody)}`);
-  return res;
+  if (res.status < 300) return res;
+  const message = `demo seed: ${what} answered ${res.status} ${JSON.stringify(res.jsonBody)}`;
+  // A 5xx is a dependency failing (e.g. Redis stalled): worth another try. A 4xx is a bug in the demo.
+  throw res.status >= 500 ? new Error(message) : new PermanentError(message);
 }
 
 export interface DemoIntegrationInfo {
@@ -34,16 +37,21 @@ export interface DemoIntegrationInfo {
  * Seeds a demo tenant with one integration per sandbox, then queues a first
  * sync of each: a newcomer sees runs complete with nothing configured. Goes
  * through the admin handlers, so the demo exercises the same validation.
+ * Each step is retried on its own with backoff (a PUT repeats harmlessly, and
+ * a sync that already answered is not asked for twice), so a dependency that
+ * stalls at start-up delays the demo instead of failing it.
  */
-export async function seedDemo(services: Services, sandboxes: readonly ProviderSandbox[], hostUrl: string): Promise<DemoIntegrationInfo[]> {
+export async function seedDemo(services: Services, sandboxes: readonly ProviderSandbox[], hostUrl: string, retry: RetryPolicy = START_UP_RETRY): Promise<DemoIntegrationInfo[]> {
   const deps = services.adminDeps;
-  check(await putTenant(deps, request(services, 'PUT', { tenantId: DEMO_TENANT }, { name: 'Demo tenant' })), 'tenant');
+  const step = (what: string, call: () => Promise<ApiResponse>): Promise<ApiResponse> =>
+    withRetries(`demo seed: ${what}`, async () => check(await call(), what), services.logger, retry);
+  await step('tenant', () => putTenant(deps, request(services, 'PUT', { tenantId: DEMO_TENANT }, { name: 'Demo tenant' })));
   const out: DemoIntegrationInfo[] = [];
   for (const sandbox of sandboxes) {
     const demo = sandbox.demoIntegration();
     const params = { tenantId: DEMO_TENANT, integrationId: demo.integrationId };
-    check(await putIntegration(deps, request(services, 'PUT', params, demo.body)), `${sandbox.provider} integration`);
-    const sync = check(await postSync(deps, request(services, 'POST', params)), `${sandbox.provider} sync`);
+    await step(`${sandbox.provider} integration`, () => putIntegration(deps, request(services, 'PUT', params, demo.body)));
+    const sync = await step(`${sandbox.provider} sync`, () => postSync(deps, request(services, 'POST', params)));
     const curl = sandbox.demoWebhook?.(`${hostUrl}/api/webhooks/${sandbox.provider}/${demo.integrationId}`);
     out.push({
       provider: sandbox.provider,

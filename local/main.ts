@@ -6,6 +6,7 @@
 import { buildServices, setServices } from '../shared/composition';
 import { ConfigError, loadSettings } from '../shared/config/settings';
 import { createLogger } from '../shared/observability/logger';
+import { DataDirInUseError, lockDataDir } from './data-dir-lock';
 import { seedDemo, type DemoIntegrationInfo } from './demo';
 import { startLocalHost, installSignalHandlers } from './host/host';
 import { prettySink } from './pretty-log';
@@ -28,28 +29,39 @@ function localEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 async function main(): Promise<void> {
   const settings = loadSettings(localEnv(process.env));
   const logger = createLogger(prettySink(process.stdout.isTTY), settings.LOG_LEVEL);
+  // Before anything touches LOCAL_DATA_DIR (the dev key and secret store live there): one host per folder.
+  const dataDirLock = settings.KEY_VAULT_URL === undefined ? lockDataDir(settings.LOCAL_DATA_DIR) : undefined;
   const services = await buildServices(settings, { logger });
   setServices(services);
   if (!services.adapters.receiver) throw new Error('The local host runs queue triggers from the embedded queue: unset ServiceBusConnection__fullyQualifiedNamespace');
 
   const { definitions } = await import('../functions/index');
-  const host = await startLocalHost({ definitions, receiver: services.adapters.receiver, logger, port: settings.PORT });
+  // The admin key doubles as the function key: the host checks it before reading a management body.
+  const host = await startLocalHost({ definitions, receiver: services.adapters.receiver, logger, port: settings.PORT, functionKey: services.adminKey });
+  dataDirLock?.describe(host.url);
   const sandboxes: ProviderSandbox[] = [];
-  let demo: DemoIntegrationInfo[] = [];
-  if (settings.SANDBOX === 'on') {
-    for (const start of sandboxFactories) sandboxes.push(await start());
-    demo = await seedDemo(services, sandboxes, host.url);
-  }
+  // Installed before seeding, so Ctrl-C drains cleanly even while a stalled dependency delays the demo.
   installSignalHandlers(
     {
       stop: async () => {
         await host.stop();
         await Promise.all(sandboxes.map((s) => s.close()));
         await services.close();
+        dataDirLock?.release();
       },
     },
     { logger },
   );
+  let demo: DemoIntegrationInfo[] = [];
+  if (settings.SANDBOX === 'on') {
+    for (const start of sandboxFactories) sandboxes.push(await start());
+    try {
+      demo = await seedDemo(services, sandboxes, host.url);
+    } catch (error) {
+      // The demo is a convenience: the host keeps serving without it.
+      logger.error('demo seed gave up; the host keeps running without the demo tenant', { error: error instanceof Error ? error.message : 'error' });
+    }
+  }
   printBanner(host.url, services.adminKey, services.adapters.profile, demo);
 }
 
@@ -73,7 +85,7 @@ function printBanner(url: string, adminKey: string, profile: Record<string, stri
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+  if (error instanceof ConfigError || error instanceof DataDirInUseError) process.stderr.write(`${error.message}\n`);
   else process.stderr.write(`start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });
