@@ -140,7 +140,10 @@ export function expiresAt(credentials: SalesforceCredentials): number | undefine
 /**
  * The API base from a token response or stored credentials. The access
  * token is sent there, so it must be HTTPS; plain HTTP only to a loopback
- * address (the local sandbox).
+ * address (the local sandbox). This is the provider's own floor; the egress
+ * policy then holds the URL to Salesforce's hosts (the definition's
+ * `egress.credentialUrls`): a minted instanceUrl off the list is refused
+ * before it is stored, and no request — token included — is sent to one.
  */
 export function checkedInstanceUrl(raw: string): URL {
   let url: URL;
