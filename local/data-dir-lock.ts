@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -40,25 +40,28 @@ export function lockDataDir(dir: string): DataDirLock {
   mkdirSync(absolute, { recursive: true, mode: 0o700 });
   const file = path.join(absolute, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, startedAt: new Date().toISOString() };
-  // Two rounds: the second follows the removal of a lock whose process is gone.
-  for (let round = 0; round < 2; round++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
+  // Written aside, then linked into place: link fails if the lock exists, and
+  // a reader never sees a half-written lock (which it would take for stale).
+  const draft = `${file}.${process.pid}.tmp`;
+  writeFileSync(draft, JSON.stringify(mine), { mode: 0o600 });
+  try {
+    // Two rounds: the second follows the removal of a lock whose process is gone.
+    for (let round = 0; round < 2; round++) {
       try {
-        writeSync(fd, JSON.stringify(mine));
-      } finally {
-        closeSync(fd);
+        linkSync(draft, file);
+        return held(file, mine);
+      } catch (error) {
+        if (!isCode(error, 'EEXIST')) throw error;
       }
-      return held(file, mine);
-    } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error;
+      const holder = readLock(file);
+      if (holder && holder.pid !== process.pid && isAlive(holder.pid)) throw new DataDirInUseError(absolute, holder);
+      // Stale (its process is gone) or unreadable: take it over.
+      removeIfPresent(file);
     }
-    const holder = readLock(file);
-    if (holder && holder.pid !== process.pid && isAlive(holder.pid)) throw new DataDirInUseError(absolute, holder);
-    // Stale (its process is gone) or unreadable (a crash mid-write): take it over.
-    removeIfPresent(file);
+    throw new Error(`Could not take ${file}: another process keeps recreating it`);
+  } finally {
+    removeIfPresent(draft);
   }
-  throw new Error(`Could not take ${file}: another process keeps recreating it`);
 }
 
 function held(file: string, mine: LockInfo): DataDirLock {
@@ -73,7 +76,11 @@ function held(file: string, mine: LockInfo): DataDirLock {
   return {
     file,
     describe: (url) => {
-      if (!released) writeFileSync(file, JSON.stringify({ ...mine, url }), { mode: 0o600 });
+      if (released) return;
+      // Replaced whole by a rename, for the same reason as above.
+      const draft = `${file}.${process.pid}.tmp`;
+      writeFileSync(draft, JSON.stringify({ ...mine, url }), { mode: 0o600 });
+      renameSync(draft, file);
     },
     release,
   };
