@@ -7,6 +7,7 @@ import './AdminLimits';
 import './AdminRecords';
 import './AdminSync';
 import './AdminTenants';
+import './AdminWebhookHandshake';
 import './Health';
 import './OAuthCallback';
 import './OAuthStart';

@@ -90,17 +90,30 @@ export type WebhookVerdict =
    * notifications): each is deduped and stored; one sync is enqueued when any
    * is new. `reply` overrides the default 202 JSON answer (e.g. SOAP `<Ack>`).
    */
-  | { kind: 'accept'; events: WebhookEvent[]; reply?: WebhookReply }
+  | {
+      kind: 'accept';
+      events: WebhookEvent[];
+      reply?: WebhookReply;
+      /**
+       * The scheme cannot prove who sent it (Salesforce Outbound Messages carry
+       * no signature): what such deliveries may make us store is bounded and
+       * rate-limited per integration (webhooks/unverified.ts).
+       */
+      unverified?: true;
+    }
   /**
    * A one-time handshake that hands us the secret (Notion's
    * `verification_token`): store it as the integration's webhook secret,
-   * then answer `reply`. Only honoured while no secret is set.
+   * then answer `reply`. Honoured only while an admin has armed the
+   * integration's handshake (webhooks/handshake.ts).
    */
   | { kind: 'store-secret'; secret: string; reply: WebhookReply };
 
 export interface WebhookScheme<C> {
   /** Headers safe to keep with a stored delivery (never a signature or token). */
   keptHeaders: readonly string[];
+  /** The scheme hands over its secret in a handshake (`store-secret` verdicts): an admin arms it first. */
+  handshake?: true;
   verify(request: WebhookRequest, ctx: WebhookContext<C>): WebhookVerdict | Promise<WebhookVerdict>;
   /**
    * Records an accepted delivery carries that a pull cannot see (Slack's

@@ -7,6 +7,7 @@ import type { JwksSource, ProviderRegistry, WebhookReply, WebhookRequest } from 
 import { storeEvents } from './deliveries';
 import { enqueueEventRecords, enqueueWebhookSync } from './enqueue';
 import type { IntegrationLookup } from './lookup';
+import { recordReceivedToken, takeArmedHandshake } from './handshake';
 import { storeHandshakeSecret, webhookSecrets } from './secrets';
 
 export interface WebhookDeps {
@@ -31,33 +32,47 @@ const json = (status: number, body: Record<string, unknown>): WebhookReply => ({
 });
 
 /**
- * verify → dedupe → store → enqueue. Answers 2xx only once the delivery is
- * stored and its sync job queued; on every error nothing is stored or queued.
+ * Every unauthenticated failure looks alike — an unknown integration, a
+ * wrong provider, a bad signature, an unarmed handshake — so a caller cannot
+ * tell which ids exist or what they are. The detail goes to the log only.
+ */
+export const REFUSED: WebhookReply = json(401, { error: 'unauthorized', reason: 'Delivery not accepted' });
+
+/**
+ * verify → dedupe → store → enqueue. Answers 2xx only once the delivery's
+ * work is queued; a refusal stores and queues nothing.
  */
 export async function receiveWebhook(
   deps: WebhookDeps,
   route: { provider: string; integrationId: string },
   request: WebhookRequest,
 ): Promise<WebhookReply> {
-  const provider = deps.providers.get(route.provider);
-  if (!provider?.webhook) return json(404, { error: 'unknown_provider', reason: `No webhook provider '${route.provider}'` });
+  // The same limit for every id, checked before anything is looked up: it tells nothing about the id.
   if (request.rawBody.length > deps.maxBodyBytes) {
     return json(413, { error: 'payload_too_large', reason: `Body exceeds ${deps.maxBodyBytes} bytes` });
   }
-  const integration = await deps.lookup.find(route.integrationId);
-  if (!integration || integration.provider !== provider.key) {
-    return json(404, { error: 'unknown_integration', reason: 'No such integration for this provider' });
+  const provider = deps.providers.get(route.provider);
+  const integration = provider?.webhook ? await deps.lookup.find(route.integrationId) : undefined;
+  // Unknown ids are frequent under a scan: logged at debug, never stored (no amplification).
+  if (!provider?.webhook || !integration || integration.provider !== provider.key) {
+    deps.logger.debug('webhook refused: no such integration for this provider', { provider: provider?.key ?? 'unknown' });
+    return REFUSED;
   }
+  const refuse = (reason: string): WebhookReply => {
+    deps.logger.warn('webhook refused', { provider: provider.key, integrationId: integration.id, reason });
+    return REFUSED;
+  };
   const config = provider.configSchema.safeParse(integration.config);
-  if (!config.success) return json(404, { error: 'integration_misconfigured', reason: 'Integration config is not valid' });
+  if (!config.success) return refuse('integration config is not valid');
   const secrets = await webhookSecrets(deps.secrets, integration, deps.now());
 
   const verdict = await provider.webhook.verify(request, { config: config.data, secrets, now: deps.now(), jwks: deps.jwks });
-  if (verdict.kind === 'reject') return json(verdict.status, { error: 'rejected', reason: verdict.reason });
+  if (verdict.kind === 'reject') return refuse(verdict.reason);
   if (verdict.kind === 'respond') return verdict.reply;
   if (verdict.kind === 'store-secret') {
-    if (secrets.length > 0) return json(409, { error: 'conflict', reason: 'A webhook secret is already set for this integration' });
+    if (!(await takeArmedHandshake(deps.kv, integration.id))) return refuse('handshake while not armed by an admin');
     await storeHandshakeSecret(deps, integration, verdict.secret);
+    await recordReceivedToken(deps.kv, integration.id, verdict.secret, deps.now());
     deps.logger.info('webhook handshake secret stored', { provider: provider.key, integrationId: integration.id });
     return verdict.reply;
   }

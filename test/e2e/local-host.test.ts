@@ -111,8 +111,8 @@ test('webhook: tampered, unknown, oversized and malformed deliveries are refused
   const url = `${host.url}/api/webhooks/github/gh-e2e`;
   const depth = t.queue.depth(QUEUES.syncInbound);
   expect((await gh.deliverWebhook({ url, secret: 'wrong-secret-000', event: 'issues', payload: { action: 'opened' } })).status).toBe(401);
-  expect((await gh.deliverWebhook({ url: `${host.url}/api/webhooks/github/nope`, secret, event: 'issues', payload: {} })).status).toBe(404);
-  expect((await gh.deliverWebhook({ url, secret, event: 'issues', payload: '{"action":' })).status).toBe(400);
+  expect((await gh.deliverWebhook({ url: `${host.url}/api/webhooks/github/nope`, secret, event: 'issues', payload: {} })).status).toBe(401);
+  expect((await gh.deliverWebhook({ url, secret, event: 'issues', payload: '{"action":' })).status).toBe(401);
   expect((await gh.deliverWebhook({ url, secret, event: 'ping', payload: { zen: 'Keep it simple.' } })).status).toBe(200);
   const big = await fetch(url, {
     method: 'POST',

@@ -13,7 +13,8 @@ import { notionProvider } from '../../shared/providers/notion';
 import { providerRegistry } from '../../shared/providers/registry';
 import type { ProviderRegistry, WebhookRequest } from '../../shared/providers/types';
 import { runPullSync } from '../../shared/sync/pull';
-import { receiveWebhook } from '../../shared/webhooks/receive';
+import { receiveWebhook, REFUSED } from '../../shared/webhooks/receive';
+import { getWebhookHandshake, postWebhookHandshake } from '../../shared/api/webhook-handshake';
 import { notionDemoSandbox } from '../../local/sandbox/notion/demo';
 import type { ProviderSandbox } from '../../local/sandbox/types';
 import { apiRequest } from '../helpers/api';
@@ -111,13 +112,23 @@ test('handshake stores the verification_token once; signed events then queue a s
   });
 
   const token = `secret_${randomUUID().replace(/-/g, '')}`;
-  const hello = await receiveWebhook(t.services.webhookDeps, route, req(JSON.stringify({ verification_token: token })));
+  const handshake = (tok: string) => receiveWebhook(t.services.webhookDeps, route, req(JSON.stringify({ verification_token: tok })));
+  const admin = (method: 'GET' | 'POST') => (method === 'POST' ? postWebhookHandshake : getWebhookHandshake)(t.services.adminDeps, apiRequest({ method, params: { tenantId: TENANT, integrationId: 'notion-hooked' } }));
+
+  // Anyone who knows the id posting first gets the same refusal as a bad signature, and becomes nothing.
+  const planted = await handshake(`${token}-planted`);
+  expect(planted).toEqual(REFUSED);
+  expect((await t.services.repos.getIntegration(TENANT, 'notion-hooked'))?.webhookSecretName).toBeUndefined();
+
+  // The admin arms the handshake; Notion's token is taken, and shown back to the admin to paste into Notion.
+  expect((await admin('POST')).status).toBe(202);
+  const hello = await handshake(token);
   expect(hello.status).toBe(200);
   const stored = await t.services.repos.getIntegration(TENANT, 'notion-hooked');
   expect(stored?.webhookSecretName).toBeDefined();
-  // A second handshake cannot replace it.
-  const again = await receiveWebhook(t.services.webhookDeps, route, req(JSON.stringify({ verification_token: `${token}x` })));
-  expect(again.status).toBe(409);
+  expect((await admin('GET')).jsonBody).toMatchObject({ armedUntil: null, received: { token } });
+  // The window closed on the first token: a second handshake cannot replace it.
+  expect(await handshake(`${token}x`)).toEqual(REFUSED);
 
   const event = { id: randomUUID(), timestamp: new Date().toISOString(), type: 'page.created', attempt_number: 1, entity: { id: randomUUID(), type: 'page' }, data: {} };
   const signedReq = (body: string) => req(body, { 'x-notion-signature': `sha256=${createHmac('sha256', token).update(body).digest('hex')}` });

@@ -76,12 +76,20 @@ test('a tampered body fails the signature', async () => {
   expect(depth()).toBe(0);
 });
 
-test('unknown integration or provider → 404; oversized body → 413; malformed JSON with a valid signature → 400', async () => {
-  expect((await receiveWebhook(t.services.webhookDeps, { provider: 'github', integrationId: 'nope' }, signed(body))).status).toBe(404);
-  expect((await receiveWebhook(t.services.webhookDeps, { provider: 'gitlab', integrationId: seed.integrationId }, signed(body))).status).toBe(404);
+test('an unknown integration, a wrong or unknown provider, a bad signature and a malformed body all get the same 401; oversized → 413', async () => {
+  const answers = [
+    await receiveWebhook(t.services.webhookDeps, { provider: 'github', integrationId: 'nope' }, signed(body)),
+    await receiveWebhook(t.services.webhookDeps, { provider: 'gitlab', integrationId: seed.integrationId }, signed(body)),
+    await receiveWebhook(t.services.webhookDeps, { provider: 'slack', integrationId: seed.integrationId }, signed(body)),
+    await receiveWebhook(t.services.webhookDeps, route(), signed(body, { secret: 'not-the-secret-0000' })),
+    await receiveWebhook(t.services.webhookDeps, route(), signed('{"action":')),
+  ];
+  // Nothing in the answer tells which ids exist, what provider they are, or what was wrong: that goes to the log.
+  expect(new Set(answers.map((a) => JSON.stringify([a.status, a.body, a.contentType])))).toEqual(new Set([JSON.stringify([401, '{"error":"unauthorized","reason":"Delivery not accepted"}', 'application/json'])]));
+  expect(t.logs.filter((l) => l.message === 'webhook refused').map((l) => l.fields.reason)).toEqual(['signature mismatch', expect.stringMatching(/JSON/)]);
   const big = Buffer.alloc(1024 * 1024 + 1, 0x20);
   expect((await receiveWebhook(t.services.webhookDeps, route(), signed(big))).status).toBe(413);
-  expect((await receiveWebhook(t.services.webhookDeps, route(), signed('{"action":'))).status).toBe(400);
+  expect((await receiveWebhook(t.services.webhookDeps, { provider: 'github', integrationId: 'nope' }, signed(big))).status).toBe(413);
   expect(depth()).toBe(0);
 });
 

@@ -4,10 +4,10 @@
  *
  * Handshake. Creating a subscription POSTs `{"verification_token": "..."}`
  * once. That token is the signing secret: the verdict is `store-secret`, and
- * the core stores it only while the integration has none (otherwise it
- * answers 409). Trust on first use is safe here because the admin pastes the
- * token we show into Notion to activate the subscription: a planted token
- * would not match Notion's, and the subscription would stay unverified.
+ * the core stores it only while an admin has armed the handshake (a short
+ * window, closed by the first token); anyone else's handshake is refused like
+ * a bad signature. The admin reads the token back and pastes it into Notion
+ * to verify the subscription: a planted token would not match Notion's.
  *
  * Events. `X-Notion-Signature: sha256=<hex HMAC-SHA256(verification_token, raw body)>`,
  * checked on the raw bytes in constant time before the body is read. There is
@@ -55,6 +55,7 @@ function parseJson(rawBody: Buffer): unknown {
 
 export const notionWebhook = {
   keptHeaders: ['content-type', 'user-agent'],
+  handshake: true,
 
   verify(request: WebhookRequest, ctx: WebhookContext<NotionConfig>): WebhookVerdict {
     // The handshake comes before there is a secret to sign with; its only content is the token.
