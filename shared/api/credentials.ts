@@ -16,6 +16,7 @@ import type { Integration } from '../domain/types';
 import { AuthError, InputError } from '../errors';
 import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
+import { assertIntegrationEgress } from '../http/egress-providers';
 import { adminRoute, ok, parseWith, readJson, type ApiRequest } from './http';
 import { routeId } from './ids';
 
@@ -91,6 +92,8 @@ export const putCredentials = adminRoute<CredentialAdminDeps>(async (deps, reque
   const integration = await integrationOf(deps, request);
   const provider = providerOf(deps, integration);
   const credentials = parseWith(provider.credentialsSchema, body.credentials, 'credentials');
+  // A credential can name where calls go (Salesforce's instanceUrl): the same egress rules as the integration PUT, as a 400.
+  assertIntegrationEgress(deps.providers, provider, { baseUrl: integration.baseUrl, config: integration.config, credentials });
   if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= deps.now().getTime()) throw new InputError(400, 'expiresAt: must be in the future');
   const written = await deps.credentials.replace(integration, {
     kind: body.kind,

@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { putCredentials } from '../../shared/api/credentials';
 import { putIntegration } from '../../shared/api/integrations';
 import { putTenant } from '../../shared/api/tenants';
 import { guardFetch } from '../../shared/http/egress';
@@ -196,6 +197,20 @@ describe('integration PUT validates baseUrl against the provider hosts and the a
     const sf = await put(t, 'sf-token', { provider: 'salesforce', config: { objects: [{ name: 'Account', fields: ['Name'] }] }, credentials: { type: 'token', accessToken: '00Dx', instanceUrl: 'https://evil.example.com' } });
     expect(sf.status).toBe(400);
     expect(sf.jsonBody).toMatchObject({ reason: expect.stringContaining('credentials.instanceUrl: egress policy (host)') as unknown });
+  });
+
+  it('strict: credentials replaced later go through the same check (a rogue instanceUrl is a 400 and nothing is written)', async () => {
+    t = await embeddedServices({ EGRESS_ALLOW_LOCAL: 'off' });
+    const good = { type: 'token', accessToken: '00Dx', instanceUrl: 'https://acme.my.salesforce.com' };
+    expect((await put(t, 'sf-ok', { provider: 'salesforce', config: { objects: [{ name: 'Account', fields: ['Name'] }] }, credentials: good })).status).toBe(201);
+    const before = await t.services.repos.getIntegration('acme', 'sf-ok');
+    const res = await putCredentials(
+      t.services.adminDeps,
+      apiRequest({ method: 'PUT', params: { tenantId: 'acme', integrationId: 'sf-ok' }, body: { kind: 'api-key', credentials: { ...good, instanceUrl: 'https://evil.example.com' } } }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.jsonBody).toMatchObject({ reason: expect.stringContaining('credentials.instanceUrl: egress policy (host)') as unknown });
+    expect((await t.services.repos.getIntegration('acme', 'sf-ok'))?.etag).toBe(before?.etag);
   });
 
   it('sandbox setting: loopback literals pass, other inside addresses and names still do not', async () => {
