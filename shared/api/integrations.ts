@@ -79,8 +79,10 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
   if (body.schedule && 'cron' in body.schedule) checkCron(body.schedule.cron);
 
   if (!(await deps.repos.getTenant(tenantId))) throw new InputError(404, `Tenant '${tenantId}' not found`);
-  const owner = await deps.repos.lookupIntegrationOwner(integrationId);
-  if (owner && owner.ownerTenantId !== tenantId) throw new InputError(409, `Integration id '${integrationId}' is taken; ids are global`);
+  // Claimed atomically before anything of this integration is written: the loser of a race writes nothing.
+  if (!(await deps.repos.claimIntegrationId(integrationId, tenantId, provider.key))) {
+    throw new InputError(409, `Integration id '${integrationId}' is taken; ids are global`);
+  }
   const existing = await deps.repos.getIntegration(tenantId, integrationId);
 
   const tags = { tenant: tenantId, integration: integrationId, provider: provider.key };
@@ -90,7 +92,6 @@ export const putIntegration = adminRoute<AdminDeps>(async (deps, request) => {
     webhookSecretName = secretNameFor('whsec', tenantId, integrationId);
     await deps.secrets.set(webhookSecretName, body.webhookSecret, { ...tags, kind: 'webhook-secret' });
   }
-  await deps.repos.putIntegrationIndex(integrationId, tenantId, provider.key);
 
   const now = deps.now().toISOString();
   const baseUrl = body.baseUrl ?? provider.defaultBaseUrl;

@@ -1,6 +1,6 @@
 import type { Conflict, Integration, SyncRecord, SyncRun, Tenant } from '../domain/types';
 import { CONTAINERS, type RecordShard } from './names';
-import type { DocumentBase, DocumentStore, Page, Stored } from './port';
+import { ConcurrencyError, type DocumentBase, type DocumentStore, type Page, type Stored } from './port';
 
 /** Maps an integration id (globally unique) to its tenant; see CONTAINERS.integrationIndex. */
 export interface IntegrationIndexEntry extends DocumentBase {
@@ -41,8 +41,29 @@ export class Repositories {
     return this.store.upsert(CONTAINERS.integrations, integration, ifMatch === undefined ? {} : { ifMatch });
   }
 
-  async lookupIntegrationOwner(integrationId: string): Promise<IntegrationIndexEntry | undefined> {
+  async lookupIntegrationOwner(integrationId: string): Promise<Stored<IntegrationIndexEntry> | undefined> {
     return this.store.get<IntegrationIndexEntry>(CONTAINERS.integrationIndex, integrationId, integrationId);
+  }
+
+  /**
+   * Claim a globally unique integration id for a tenant, atomically: the index
+   * entry is created only if absent (Cosmos create = a unique id per
+   * partition), so of two tenants racing for a new id exactly one wins. True
+   * when the id is (now) the tenant's; false when another tenant owns it.
+   */
+  async claimIntegrationId(integrationId: string, ownerTenantId: string, provider: string): Promise<boolean> {
+    const entry: IntegrationIndexEntry = { id: integrationId, tenantId: integrationId, type: 'integration-index', ownerTenantId, provider };
+    try {
+      await this.store.create(CONTAINERS.integrationIndex, entry);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+    }
+    const owner = await this.lookupIntegrationOwner(integrationId);
+    if (owner?.ownerTenantId !== ownerTenantId) return false;
+    // Ours already; keep the provider current (an update may change it), guarded by the ETag read.
+    if (owner.provider !== provider) await this.store.upsert(CONTAINERS.integrationIndex, { ...entry }, { ifMatch: owner.etag });
+    return true;
   }
 
   putIntegrationIndex(integrationId: string, ownerTenantId: string, provider: string): Promise<Stored<IntegrationIndexEntry>> {

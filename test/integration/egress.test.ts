@@ -205,7 +205,7 @@ describe('integration PUT validates baseUrl against the provider hosts and the a
     expect((await put(t, 'sf-ok', { provider: 'salesforce', config: { objects: [{ name: 'Account', fields: ['Name'] }] }, credentials: good })).status).toBe(201);
     const before = await t.services.repos.getIntegration('acme', 'sf-ok');
     const res = await putCredentials(
-      t.services.adminDeps,
+      t.services.credentials.admin,
       apiRequest({ method: 'PUT', params: { tenantId: 'acme', integrationId: 'sf-ok' }, body: { kind: 'api-key', credentials: { ...good, instanceUrl: 'https://evil.example.com' } } }),
     );
     expect(res.status).toBe(400);
