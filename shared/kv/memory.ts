@@ -59,6 +59,34 @@ export class InMemoryKeyValueStore implements KeyValueStore {
     });
   }
 
+  increment(key: string, by: number, ttlMs: number): Promise<number> {
+    return this.run(() => {
+      const slot = this.live(key);
+      const n = Number(slot?.value ?? '0') + by;
+      // The window is fixed by the first increment, as in Redis (PEXPIRE only when created).
+      if (slot) this.slots.set(key, { value: String(n), expiresAt: slot.expiresAt });
+      else this.write(key, String(n), ttlMs);
+      return n;
+    });
+  }
+
+  pushBounded(key: string, member: string, size: number, bounds: { maxCount: number; maxBytes: number }, ttlMs: number): Promise<string[]> {
+    return this.run(() => {
+      const entries = JSON.parse(this.live(key)?.value ?? '[]') as [number, string][];
+      entries.unshift([size, member]);
+      let total = entries.reduce((sum, [n]) => sum + n, 0);
+      const evicted: string[] = [];
+      while (entries.length > bounds.maxCount || total > bounds.maxBytes) {
+        const oldest = entries.pop();
+        if (!oldest) break;
+        total -= oldest[0];
+        evicted.push(oldest[1]);
+      }
+      this.write(key, JSON.stringify(entries), ttlMs);
+      return evicted;
+    });
+  }
+
   delete(key: string): Promise<void> {
     return this.run(() => {
       this.slots.delete(key);

@@ -13,6 +13,15 @@ export interface KeyValueStore {
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
   /** Set a new TTL only when the current value equals `expected` (lock renewal). True when renewed. */
   expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean>;
+  /** Add `by` to a counter; the counter expires `ttlMs` after it was created (a fixed window). Answers the new count. */
+  increment(key: string, by: number, ttlMs: number): Promise<number>;
+  /**
+   * Add `member` (taking `size` bytes elsewhere) to the front of a bounded
+   * index; evict from the back, oldest first, until at most `maxCount`
+   * members and `maxBytes` in total remain. Answers the evicted members (the
+   * caller deletes what they stand for). The index expires `ttlMs` after its last push.
+   */
+  pushBounded(key: string, member: string, size: number, bounds: { maxCount: number; maxBytes: number }, ttlMs: number): Promise<string[]>;
   /** Delete unconditionally. */
   delete(key: string): Promise<void>;
   /** Remaining TTL in ms, or undefined when the key is absent. */

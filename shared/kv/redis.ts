@@ -40,6 +40,53 @@ return 0
 
 export const EXPIRE_IF_EQUALS_SHA = createHash('sha1').update(EXPIRE_IF_EQUALS_SCRIPT).digest('hex');
 
+/**
+ * A fixed-window counter: the first increment sets the TTL.
+ *
+ * KEYS[1]  the counter
+ * ARGV[1]  the amount to add
+ * ARGV[2]  the window in milliseconds
+ * Reply    integer, the count after adding
+ */
+export const INCREMENT_SCRIPT = `
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n
+`;
+
+export const INCREMENT_SHA = createHash('sha1').update(INCREMENT_SCRIPT).digest('hex');
+
+/**
+ * A bounded index: a list of "size|member" entries, newest first, and its
+ * byte total, trimmed from the oldest end inside the script.
+ *
+ * KEYS[1]  the list
+ * KEYS[2]  its byte total
+ * ARGV[1]  the member
+ * ARGV[2]  its size in bytes
+ * ARGV[3]  max members
+ * ARGV[4]  max bytes
+ * ARGV[5]  TTL in milliseconds (both keys)
+ * Reply    array of the evicted members, oldest first
+ */
+export const PUSH_BOUNDED_SCRIPT = `
+redis.call('LPUSH', KEYS[1], ARGV[2] .. '|' .. ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], ARGV[2])
+local evicted = {}
+while redis.call('LLEN', KEYS[1]) > tonumber(ARGV[3]) or total > tonumber(ARGV[4]) do
+  local item = redis.call('RPOP', KEYS[1])
+  if not item then break end
+  local sep = string.find(item, '|', 1, true)
+  total = redis.call('DECRBY', KEYS[2], tonumber(string.sub(item, 1, sep - 1)))
+  table.insert(evicted, string.sub(item, sep + 1))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return evicted
+`;
+
+export const PUSH_BOUNDED_SHA = createHash('sha1').update(PUSH_BOUNDED_SCRIPT).digest('hex');
+
 /** What the store needs from ioredis: narrow, so tests can hand in a fake. */
 export type RedisKvClient = RedisConnectable & Pick<Redis, 'get' | 'set' | 'del' | 'pttl' | 'evalsha' | 'eval' | 'ping' | 'quit' | 'disconnect'>;
 
@@ -77,9 +124,25 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await this.script(EXPIRE_IF_EQUALS_SCRIPT, EXPIRE_IF_EQUALS_SHA, key, [expected, String(px)])) === 1;
   }
 
-  private async script(text: string, sha: string, key: string, argv: string[]): Promise<unknown> {
+  async increment(key: string, by: number, ttlMs: number): Promise<number> {
+    const px = checkTtl(ttlMs);
+    return Number(await this.script(INCREMENT_SCRIPT, INCREMENT_SHA, key, [String(by), String(px)]));
+  }
+
+  async pushBounded(key: string, member: string, size: number, bounds: { maxCount: number; maxBytes: number }, ttlMs: number): Promise<string[]> {
+    const px = checkTtl(ttlMs);
+    // Both keys share the caller's hash tag, so they live in one cluster slot.
+    const reply = await this.scriptKeys(PUSH_BOUNDED_SCRIPT, PUSH_BOUNDED_SHA, [key, `${key}:bytes`], [member, String(size), String(bounds.maxCount), String(bounds.maxBytes), String(px)]);
+    return Array.isArray(reply) ? reply.map(String) : [];
+  }
+
+  private script(text: string, sha: string, key: string, argv: string[]): Promise<unknown> {
+    return this.scriptKeys(text, sha, [key], argv);
+  }
+
+  private async scriptKeys(text: string, sha: string, keys: string[], argv: string[]): Promise<unknown> {
     await ensureRedisReady(this.client);
-    return runScript(this.client, { text, sha }, [this.k(key)], argv);
+    return runScript(this.client, { text, sha }, keys.map((k) => this.k(k)), argv);
   }
 
   async delete(key: string): Promise<void> {

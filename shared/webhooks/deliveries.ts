@@ -47,6 +47,8 @@ export interface StoredDelivery {
 export interface StoredEvents {
   /** Events whose work is not known to be queued yet: first seen, or seen before by an attempt that did not finish. */
   fresh: WebhookEvent[];
+  /** Keys this call wrote for the fresh events (their marks, and the body), with their sizes. */
+  written: { key: string; size: number }[];
   /** Mark the fresh events done: call only once their work is queued. */
   markQueued(at: Date): Promise<void>;
 }
@@ -107,8 +109,11 @@ export async function storeEvents(
   for (const [i, entry] of deliveries.entries()) {
     if (claims[i] === true || !isDone(await kv.get(deliveryKey(integration.id, entry[1].deliveryId)))) fresh.push(entry);
   }
+  const marks = fresh.map(([, d]) => ({ key: deliveryKey(integration.id, d.deliveryId), size: JSON.stringify(d).length }));
   return {
     fresh: fresh.map(([event]) => event),
+    // Sizes as stored (the body is kept base64).
+    written: fresh.length > 0 ? [...marks, { key: bodyKey, size: Math.ceil(request.rawBody.length / 3) * 4 }] : [],
     markQueued: async (at) => {
       await Promise.all(
         fresh.map(([, d]) => kv.set(deliveryKey(integration.id, d.deliveryId), JSON.stringify({ ...d, state: 'done', queuedAt: at.toISOString() }), DELIVERY_TTL_MS)),

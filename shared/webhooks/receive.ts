@@ -8,6 +8,7 @@ import { storeEvents } from './deliveries';
 import { enqueueEventRecords, enqueueWebhookSync } from './enqueue';
 import type { IntegrationLookup } from './lookup';
 import { recordReceivedToken, takeArmedHandshake } from './handshake';
+import { admitUnverified, boundUnverified, UNVERIFIED_PER_MINUTE } from './unverified';
 import { storeHandshakeSecret, webhookSecrets } from './secrets';
 
 export interface WebhookDeps {
@@ -78,7 +79,15 @@ export async function receiveWebhook(
   }
 
   const log = deps.logger.child({ provider: provider.key, integrationId: integration.id });
+  if (verdict.unverified === true && !(await admitUnverified(deps.kv, integration.id, deps.now()))) {
+    log.warn('unverified webhook deliveries over their rate; refused', { perMinute: UNVERIFIED_PER_MINUTE });
+    return json(429, { error: 'rate_limited', reason: 'Too many deliveries for this integration; retry later' });
+  }
   const stored = await storeEvents(deps.kv, integration, verdict.events, provider.webhook.keptHeaders, request, deps.now());
+  if (verdict.unverified === true && stored.written.length > 0) {
+    const dropped = await boundUnverified(deps.kv, integration.id, stored.written);
+    if (dropped > 0) log.info('unverified deliveries over their storage bound; oldest kept entries dropped', { dropped });
+  }
   const deliveryIds = verdict.events.map((e) => e.deliveryId);
   if (stored.fresh.length === 0) {
     log.info('webhook duplicate ignored', { deliveryIds });

@@ -133,6 +133,28 @@ export function describeKvContract(name: string, make: () => Promise<KvHarness>)
       expect(await store.ttlMs('frac')).toBeLessThanOrEqual(5_001);
     });
 
+    it('increment counts within a fixed window that starts at the first increment', async () => {
+      expect(await store.increment('{i1}:n', 1, 1_000)).toBe(1);
+      expect(await store.increment('{i1}:n', 4, 60_000)).toBe(5);
+      // The later, longer TTL does not extend the window.
+      expect(await store.ttlMs('{i1}:n')).toBeLessThanOrEqual(1_000);
+      await h.advance(1_100);
+      expect(await store.increment('{i1}:n', 2, 1_000)).toBe(2);
+    });
+
+    it('pushBounded keeps the newest members within the count and byte bounds and answers the evicted, oldest first', async () => {
+      const bounds = { maxCount: 3, maxBytes: 100 };
+      expect(await store.pushBounded('{i2}:idx', 'a', 10, bounds, 10_000)).toEqual([]);
+      expect(await store.pushBounded('{i2}:idx', 'b', 10, bounds, 10_000)).toEqual([]);
+      expect(await store.pushBounded('{i2}:idx', 'c', 10, bounds, 10_000)).toEqual([]);
+      expect(await store.pushBounded('{i2}:idx', 'd', 10, bounds, 10_000)).toEqual(['a']);
+      // 'e' takes 75 bytes: b goes for the count, and then c, d, e total 95 ≤ 100 bytes.
+      expect(await store.pushBounded('{i2}:idx', 'e', 75, bounds, 10_000)).toEqual(['b']);
+      // A member bigger than the byte bound evicts everything, itself last.
+      expect(await store.pushBounded('{i2}:idx', 'f|with|bars', 500, bounds, 10_000)).toEqual(['c', 'd', 'e', 'f|with|bars']);
+      expect(await store.pushBounded('{i2}:idx', 'g', 1, bounds, 10_000)).toEqual([]);
+    });
+
     it('ping resolves while the store is usable', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

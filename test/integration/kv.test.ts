@@ -4,6 +4,10 @@ import type Redis from 'ioredis';
 import { InMemoryKeyValueStore } from '../../shared/kv/memory';
 import {
   DELETE_IF_EQUALS_SCRIPT,
+  INCREMENT_SCRIPT,
+  INCREMENT_SHA,
+  PUSH_BOUNDED_SCRIPT,
+  PUSH_BOUNDED_SHA,
   EXPIRE_IF_EQUALS_SCRIPT,
   EXPIRE_IF_EQUALS_SHA,
   DELETE_IF_EQUALS_SHA,
@@ -113,6 +117,11 @@ describe('RedisKeyValueStore on real Redis', () => {
     expect(await admin.pttl(key)).toBeGreaterThan(50_000);
     await admin.del(key);
     expect(await admin.evalsha(EXPIRE_IF_EQUALS_SHA, 1, key, 'mine', '60000')).toBe(0);
+  });
+
+  it('the increment and bounded-index scripts load into Redis under the SHAs we compute', async () => {
+    expect(await admin.script('LOAD', INCREMENT_SCRIPT)).toBe(INCREMENT_SHA);
+    expect(await admin.script('LOAD', PUSH_BOUNDED_SCRIPT)).toBe(PUSH_BOUNDED_SHA);
   });
 
   it('the delete-if-equals script loads into Redis under the SHA we compute, and replies 1 or 0', async () => {
