@@ -69,7 +69,7 @@ describe('Outbound Messages: recorded payloads', () => {
     expect(files.length).toBeGreaterThanOrEqual(3);
   });
 
-  it.each(files)('accepts %s: one event per Notification Id, answered with the SOAP Ack', async (file) => {
+  it.each(files)('accepts %s: one event per Notification Id, answered with the SOAP Ack, flagged unverified', async (file) => {
     const raw = fixture(file);
     const text = raw.toString('utf8');
     const org = /<OrganizationId>([^<]+)</.exec(text)![1]!;
@@ -80,6 +80,7 @@ describe('Outbound Messages: recorded payloads', () => {
       kind: 'accept',
       events: ids.map((id, i) => ({ deliveryId: id, event: `outbound_message.${types[i]!}` })),
       reply: { status: 200, body: OUTBOUND_ACK, contentType: 'text/xml; charset=utf-8' },
+      unverified: true,
     });
   });
 
