@@ -93,7 +93,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 resource siteAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: appSettings
+  // PUBLIC_BASE_URL is the site's own default host name, known only once the site exists
+  // (Flex apps may get a unique host name with a suffix, so it is not derived from the app name).
+  properties: union(appSettings, { PUBLIC_BASE_URL: 'https://${site.properties.defaultHostName}' })
 }
 
 output name string = site.name

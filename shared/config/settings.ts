@@ -49,6 +49,9 @@ export const settingsSchema = z
     // `sandbox` lets provider calls reach loopback addresses (the local sandboxes on 127.0.0.1, over http);
     // `off` holds them to https and the providers' documented hosts, as in Azure, which refuses `sandbox`.
     EGRESS_ALLOW_LOCAL: z.enum(['off', 'sandbox']).default('off'),
+    // Where providers reach this app (no trailing slash): the audience of Pub/Sub push tokens, and later the
+    // URL given to providers when registering webhooks. In Azure, the function app's default host name (infra).
+    PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')).optional(),
   })
   .superRefine((s, ctx) => {
     // An unresolved Key Vault reference reaches the app as its literal text; never accept it as a value.

@@ -15,7 +15,10 @@ export function signJwtRs256(claims: Record<string, unknown>, privateKeyPem: str
   return `${input}.${b64url(signature)}`;
 }
 
-const headerSchema = z.object({ alg: z.string(), kid: z.string().optional(), typ: z.string().optional() });
+const headerSchema = z.object({ alg: z.string(), kid: z.string().optional(), typ: z.string().optional(), crit: z.unknown().optional() });
+
+/** The reason verifyJwtRs256 gives for a `kid` not in the set: the caller may refresh the set once and retry. */
+export const UNKNOWN_KEY = 'signing key not found';
 
 export type JwtResult =
   | { ok: true; header: z.infer<typeof headerSchema>; claims: Record<string, unknown> }
@@ -39,9 +42,11 @@ export function verifyJwtRs256(token: string, keys: readonly JsonWebKey[]): JwtR
     return { ok: false, reason: 'token header or payload is not JSON' };
   }
   if (header.alg !== 'RS256') return { ok: false, reason: `alg ${header.alg} is not accepted` };
+  // RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand; we understand none.
+  if (header.crit !== undefined) return { ok: false, reason: 'token has critical header extensions (crit), none of which are supported' };
   if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return { ok: false, reason: 'claims are not an object' };
   const jwk = keys.find((k) => k.kid === header.kid && (k.kty === 'RSA'));
-  if (header.kid === undefined || !jwk) return { ok: false, reason: 'signing key not found' };
+  if (header.kid === undefined || !jwk) return { ok: false, reason: UNKNOWN_KEY };
   let valid = false;
   try {
     valid = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(s, 'base64url'));

@@ -65,8 +65,12 @@ export interface WebhookEvent {
   event: string;
 }
 
-/** A JSON Web Key set source (Google's OIDC keys); injectable so tests sign with their own key. */
-export type JwksSource = (jwksUri: string) => Promise<readonly JsonWebKey[]>;
+/**
+ * A JSON Web Key set source (Google's OIDC keys); injectable so tests sign
+ * with their own key. `refresh` asks for a fresh copy after an unknown `kid`
+ * (the source rate-limits it).
+ */
+export type JwksSource = (jwksUri: string, options?: { refresh?: boolean }) => Promise<readonly JsonWebKey[]>;
 
 export interface WebhookContext<C> {
   config: C;
@@ -78,6 +82,12 @@ export interface WebhookContext<C> {
   secrets: readonly string[];
   now: Date;
   jwks: JwksSource;
+  /**
+   * The URL this integration's deliveries are addressed to, from the
+   * configured public base URL (PUBLIC_BASE_URL) — never from the request's
+   * Host header. Undefined when no public URL is configured.
+   */
+  publicUrl?: string | undefined;
 }
 
 export type WebhookVerdict =
@@ -140,9 +150,29 @@ export interface PushOperation {
   entityType: string;
   /** The provider's id; absent for a create. */
   externalId?: string;
+  /**
+   * What to write, in the shape the pull produces (the provider's field
+   * names). The outbound worker sends a patch: only the fields the local
+   * change touched; a provider writes those and nothing else.
+   */
   payload: Record<string, unknown>;
   /** Sent to providers that support idempotency keys; otherwise used to find a previous create. */
   idempotencyKey: string;
+  /**
+   * The provider's version of the record as we last saw it (from a pull or
+   * our own last write). When given, an update or delete is conditional on
+   * it: the provider's conditional write where it has one, else a re-read
+   * just before writing; a provider that moved on since throws
+   * PushConflictError (providers/push-conflict.ts) instead of overwriting.
+   */
+  seen?: PushSeen;
+}
+
+export interface PushSeen {
+  /** The provider's last-modified time of the version we saw (ISO). */
+  updatedAt: string;
+  /** That version's data in the pull's shape (only what we know of it: the mapped fields of a mapped record). */
+  data: Record<string, unknown>;
 }
 
 export interface PushResult {
@@ -150,10 +180,32 @@ export interface PushResult {
   /** Provider version or updated timestamp after the write, when it returns one. */
   version?: string;
   updatedAt?: string;
+  /**
+   * The provider's record after the write, in the pull's shape, when the
+   * answer carries it: stored as the record's data, so the next conditional
+   * write compares against what the provider holds, not what we sent.
+   */
+  record?: NormalizedRecord;
+  /** Nothing was written: the provider already held these values. */
+  unchanged?: true;
 }
 
 export interface PushSupport<C, K> {
   entityTypes: readonly string[];
+  /** The entity types an integration's config makes writable (Salesforce: its objects), over `entityTypes`. */
+  entityTypesFor?(config: C): readonly string[];
+  /**
+   * Whether a top-level field of the pull's shape can be written. The admin
+   * API refuses an edit of any other field with a 400 naming it, instead of
+   * queueing a push the provider would ignore. Absent: every field is.
+   */
+  writable?(entityType: string, field: string, op: PushOp): boolean;
+  /**
+   * Updates and deletes honour `seen` (a conditional write or a re-read just
+   * before writing), so a push needs no pull first to avoid overwriting a
+   * provider change; without it the worker waits for a pull after the local change.
+   */
+  conditional?: true;
   apply(ctx: CallContext<C, K>, operation: PushOperation): Promise<PushResult>;
 }
 

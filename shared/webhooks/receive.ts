@@ -24,6 +24,8 @@ export interface WebhookDeps {
   /** Only for the handshake that stores a secret on the integration. */
   saveIntegration: (integration: Integration) => Promise<void>;
   now: () => Date;
+  /** PUBLIC_BASE_URL: where providers reach us (no trailing slash). */
+  publicBaseUrl?: string | undefined;
 }
 
 const json = (status: number, body: Record<string, unknown>): WebhookReply => ({
@@ -67,7 +69,8 @@ export async function receiveWebhook(
   if (!config.success) return refuse('integration config is not valid');
   const secrets = await webhookSecrets(deps.secrets, integration, deps.now());
 
-  const verdict = await provider.webhook.verify(request, { config: config.data, secrets, now: deps.now(), jwks: deps.jwks });
+  const publicUrl = deps.publicBaseUrl === undefined ? undefined : `${deps.publicBaseUrl}/api/webhooks/${provider.key}/${integration.id}`;
+  const verdict = await provider.webhook.verify(request, { config: config.data, secrets, now: deps.now(), jwks: deps.jwks, publicUrl });
   if (verdict.kind === 'reject') return refuse(verdict.reason);
   if (verdict.kind === 'respond') return verdict.reply;
   if (verdict.kind === 'store-secret') {

@@ -155,7 +155,7 @@ describe('sandbox deliveries verify with the Google scheme', () => {
           return Array.isArray(v) ? v[0] : v;
         };
         void Promise.resolve(
-          googleProvider.webhook!.verify({ rawBody: Buffer.concat(chunks), header, url }, { config, secrets: [], now: new Date(), jwks: () => Promise.resolve(g.jwks()) }),
+          googleProvider.webhook!.verify({ rawBody: Buffer.concat(chunks), header, url }, { config, secrets: [], now: new Date(), jwks: () => Promise.resolve(g.jwks()), publicUrl: url }),
         ).then((verdict) => {
           verdicts.push(verdict);
           const status = verdict.kind === 'reject' ? verdict.status : verdict.kind === 'accept' ? 202 : verdict.reply.status;

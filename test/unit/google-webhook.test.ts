@@ -43,9 +43,10 @@ interface VerifyOptions {
   secrets?: string[];
   now?: Date;
   jwks?: JwksSource;
+  publicUrl?: string;
 }
 function verify(req: WebhookRequest, o: VerifyOptions = {}): Promise<WebhookVerdict> {
-  return Promise.resolve(scheme.verify(req, { config: o.config ?? PUBSUB_CONFIG, secrets: o.secrets ?? [], now: o.now ?? PUBSUB_NOW, jwks: o.jwks ?? jwks }));
+  return Promise.resolve(scheme.verify(req, { config: o.config ?? PUBSUB_CONFIG, secrets: o.secrets ?? [], now: o.now ?? PUBSUB_NOW, jwks: o.jwks ?? jwks, publicUrl: o.publicUrl }));
 }
 const push = (token: string, body: Buffer = PUSH_BODY, url?: string): WebhookRequest =>
   request(body, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, url);
@@ -92,11 +93,39 @@ describe('recorded payloads (Google docs examples)', () => {
 });
 
 describe('Pub/Sub OIDC token checks', () => {
-  it('accepts both documented issuers and the push URL as default audience', async () => {
+  it('accepts both documented issuers, and our published push URL (not the request URL) as the default audience', async () => {
     const noAudience: GoogleConfig = { calendar: { calendarId: 'primary' }, pubsub: { serviceAccountEmail: 'gae-gcp@appspot.gserviceaccount.com' } };
     expect(await verify(push(docToken({ iss: 'accounts.google.com' })))).toMatchObject({ kind: 'accept' });
-    expect(await verify(push(docToken({ aud: PUSH_URL }), PUSH_BODY, PUSH_URL), { config: noAudience })).toMatchObject({ kind: 'accept' });
-    expect(rejected(await verify(push(docToken()), { config: noAudience }))).toEqual({ status: 401, reason: 'token audience mismatch' });
+    expect(await verify(push(docToken({ aud: PUSH_URL }), PUSH_BODY, 'http://evil.example/anything'), { config: noAudience, publicUrl: PUSH_URL })).toMatchObject({ kind: 'accept' });
+    expect(rejected(await verify(push(docToken()), { config: noAudience, publicUrl: PUSH_URL }))).toEqual({ status: 401, reason: 'token audience mismatch' });
+    // The audience is never taken from the request: a Host header of the sender's choosing would make it any URL.
+    const forgedHost = 'https://attacker.example/api/webhooks/google/g1';
+    expect(rejected(await verify(push(docToken({ aud: forgedHost }), PUSH_BODY, forgedHost), { config: noAudience, publicUrl: PUSH_URL }))).toEqual({ status: 401, reason: 'token audience mismatch' });
+    expect(rejected(await verify(push(docToken({ aud: PUSH_URL }), PUSH_BODY, PUSH_URL), { config: noAudience }))).toEqual({
+      status: 401,
+      reason: 'no audience to check: set config.pubsub.audience or PUBLIC_BASE_URL',
+    });
+  });
+
+  it('a token with a crit header is refused', async () => {
+    expect(rejected(await verify(push(jwt(DOC_TOKEN.claims, { alg: 'RS256', kid: KID, typ: 'JWT', crit: ['exp'] }))))).toEqual({
+      status: 401,
+      reason: 'token rejected: token has critical header extensions (crit), none of which are supported',
+    });
+  });
+
+  it('a token signed with a key Google rotated in after our cached copy is accepted after one refresh', async () => {
+    const { privateKey: rotated, publicKey: rotatedPublic } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const newKid = 'rotated-kid-2';
+    const newJwk = { ...rotatedPublic.export({ format: 'jwk' }), kid: newKid, alg: 'RS256', use: 'sig' };
+    const calls: (boolean | undefined)[] = [];
+    const rotating: JwksSource = (_uri, options) => {
+      calls.push(options?.refresh);
+      return Promise.resolve(options?.refresh === true ? [newJwk] : []);
+    };
+    const token = jwt(DOC_TOKEN.claims, { alg: 'RS256', kid: newKid, typ: 'JWT' }, rotated);
+    expect(await verify(push(token), { jwks: rotating })).toMatchObject({ kind: 'accept' });
+    expect(calls).toEqual([undefined, true]);
   });
 
   it.each([

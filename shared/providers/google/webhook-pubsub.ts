@@ -5,7 +5,8 @@
  *
  * `Authorization: Bearer <JWT>` signed RS256 by Google; checked against
  * Google's JWKS (ctx.jwks, injectable), then the claims: `iss` is Google,
- * `aud` is the subscription's audience (by default the push URL), `email`
+ * `aud` is the subscription's audience (by default our published push URL,
+ * PUBLIC_BASE_URL + the webhook path — never the request's Host), `email`
  * is the subscription's service account and verified, `iat`/`exp` within
  * 300 s of our clock. The token does not cover the body: the body is only
  * parsed, and `message.messageId` is the dedupe key. Pub/Sub treats any
@@ -13,7 +14,7 @@
  */
 import { z } from 'zod';
 import { jsonFailure, parseJson } from '../../http/json';
-import { verifyJwtRs256 } from '../jwt';
+import { UNKNOWN_KEY, verifyJwtRs256 } from '../jwt';
 import type { WebhookContext, WebhookRequest, WebhookVerdict } from '../types';
 import type { GoogleConfig } from './schemas';
 
@@ -77,13 +78,24 @@ export async function verifyPubsubPush(request: WebhookRequest, ctx: WebhookCont
     // Our side failed, not the sender: 503 makes Pub/Sub retry, and nothing is stored.
     return { kind: 'respond', reply: { status: 503, body: JSON.stringify({ error: 'unavailable', reason: 'Google signing keys unavailable' }), contentType: 'application/json' } };
   }
-  const jwt = verifyJwtRs256(header.slice('Bearer '.length), keys);
+  let jwt = verifyJwtRs256(header.slice('Bearer '.length), keys);
+  if (!jwt.ok && jwt.reason === UNKNOWN_KEY) {
+    // Google may have rotated its keys since we cached them: one rate-limited refresh, then decide.
+    try {
+      jwt = verifyJwtRs256(header.slice('Bearer '.length), await ctx.jwks(GOOGLE_JWKS_URI, { refresh: true }));
+    } catch {
+      return { kind: 'respond', reply: { status: 503, body: JSON.stringify({ error: 'unavailable', reason: 'Google signing keys unavailable' }), contentType: 'application/json' } };
+    }
+  }
   if (!jwt.ok) return reject(401, `token rejected: ${jwt.reason}`);
   const claims = claimsSchema.safeParse(jwt.claims);
   if (!claims.success) return reject(401, 'token claims are missing or malformed');
   const c = claims.data;
   if (!GOOGLE_ISSUERS.includes(c.iss)) return reject(401, 'token issuer is not Google');
-  if (c.aud !== (pubsub.audience ?? request.url)) return reject(401, 'token audience mismatch');
+  // The default audience is the push endpoint as we publish it, never a URL rebuilt from the request's Host header.
+  const audience = pubsub.audience ?? ctx.publicUrl;
+  if (audience === undefined) return reject(401, 'no audience to check: set config.pubsub.audience or PUBLIC_BASE_URL');
+  if (c.aud !== audience) return reject(401, 'token audience mismatch');
   if (c.email.toLowerCase() !== pubsub.serviceAccountEmail.toLowerCase()) return reject(401, 'token email is not the subscription service account');
   if (!c.email_verified) return reject(401, 'token email is not verified');
   const now = Math.floor(ctx.now.getTime() / 1000);
