@@ -1,4 +1,5 @@
 import type { SecretCache } from '../credentials/cache';
+import type { SecretStore } from '../credentials/port';
 import type { CredentialService } from '../credentials/service';
 import type { KeyValueStore } from '../kv/port';
 import type { QueueSender } from '../messaging/port';
@@ -11,6 +12,8 @@ import type { IntegrationLookup } from '../webhooks/lookup';
 export interface AdminDeps {
   repos: Repositories;
   secrets: SecretCache;
+  /** The store behind `secrets`, for deleting webhook secrets an integration PUT/PATCH replaced. */
+  secretStore: Pick<SecretStore, 'delete'>;
   /** Writes credentials as kind-tagged, versioned envelopes under the credential lease. */
   credentials: CredentialService;
   queue: QueueSender;
