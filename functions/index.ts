@@ -8,6 +8,7 @@ import './AdminRecords';
 import './AdminSync';
 import './AdminTenants';
 import './AdminWebhookHandshake';
+import './DeadLetterCollector';
 import './Health';
 import './OAuthCallback';
 import './OAuthStart';

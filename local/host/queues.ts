@@ -1,6 +1,5 @@
 import type { ServiceBusQueueHandler } from '@azure/functions';
-import { QUEUES } from '../../shared/messaging/names';
-import type { QueueName } from '../../shared/messaging/names';
+import { RECEIVABLE_QUEUES, type ReceivableQueue } from '../../shared/messaging/names';
 import type { QueueReceiver, ReceivedMessage } from '../../shared/messaging/port';
 import type { Logger } from '../../shared/observability/logger';
 import { createInvocation, describeError, invoke } from './context';
@@ -36,8 +35,8 @@ export interface QueuePumps {
 export const DEFAULT_MAX_CONCURRENT_CALLS = 16;
 export const DEFAULT_RECEIVE_WAIT_MS = 1_000;
 
-const QUEUE_NAMES: ReadonlySet<string> = new Set(Object.values(QUEUES));
-function isQueueName(name: string): name is QueueName {
+const QUEUE_NAMES: ReadonlySet<string> = new Set(RECEIVABLE_QUEUES);
+function isQueueName(name: string): name is ReceivableQueue {
   return QUEUE_NAMES.has(name);
 }
 
@@ -75,7 +74,7 @@ class Pump {
 
   constructor(
     private readonly fn: QueueFunction,
-    private readonly queue: QueueName,
+    private readonly queue: ReceivableQueue,
     private readonly options: QueuePumpOptions,
     private readonly max: number,
   ) {

@@ -54,6 +54,9 @@ export function serviceBusTriggerMetadata(message: ReceivedMessage): TriggerMeta
   };
   if (message.correlationId !== undefined) binding.CorrelationId = message.correlationId;
   if (message.subject !== undefined) binding.Subject = message.subject;
+  // Read from a dead-letter sub-queue: the broker's reason travels as binding data.
+  if (message.deadLetterReason !== undefined) binding.DeadLetterReason = message.deadLetterReason;
+  if (message.deadLetterErrorDescription !== undefined) binding.DeadLetterErrorDescription = message.deadLetterErrorDescription;
   const out: TriggerMetadata = {};
   for (const [key, value] of Object.entries(binding)) {
     out[key.charAt(0).toLowerCase() + key.slice(1)] = toCamelCaseValue(fromTypedData(value));

@@ -19,6 +19,8 @@ export interface NewEntry {
   readonly subject: string | undefined;
   /** When it is enqueued: send time, or the scheduled time. */
   readonly visibleAt: number;
+  /** Why it was dead-lettered (entries of a dead-letter sub-queue). */
+  readonly deadLetter?: { reason: string; description: string | undefined } | undefined;
 }
 
 export interface Entry extends NewEntry {
@@ -125,7 +127,11 @@ export class QueueLedger {
 
   bury(entry: Entry, reason: string, description: string | undefined, now: number): void {
     this.dead.push({ entry, reason, description, at: now });
+    this.onBury?.({ entry, reason, description, at: now });
   }
+
+  /** Called for every message dead-lettered (the embedded queue copies it to the dead-letter sub-queue). */
+  onBury: ((dead: DeadEntry) => void) | undefined;
 
   /** Next instant something changes by itself (a scheduled message or a lock expiry), or Infinity. */
   nextChangeAt(): number {

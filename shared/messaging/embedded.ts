@@ -1,6 +1,6 @@
 import { QueueLedger, type Entry, type EntryState, type LedgerLimits } from './embedded-ledger';
 import { serialiseBody } from './json-body';
-import { DUPLICATE_DETECTION_WINDOW_MS, MAX_DELIVERY_COUNT, type QueueName } from './names';
+import { deadLetterQueueOf, DUPLICATE_DETECTION_WINDOW_MS, MAX_DELIVERY_COUNT, type QueueName, type ReceivableQueue } from './names';
 import type { DeadLetter, OutgoingMessage, QueueReceiver, QueueSender, ReceivedMessage } from './port';
 
 export { MAX_DELIVERY_COUNT_EXCEEDED } from './embedded-ledger';
@@ -9,7 +9,7 @@ export { MAX_DELIVERY_COUNT_EXCEEDED } from './embedded-ledger';
 export class MessageLockLostError extends Error {
   readonly code = 'MessageLockLost';
   constructor(
-    readonly queue: QueueName,
+    readonly queue: ReceivableQueue,
     lockToken: string,
   ) {
     super(`Lock ${lockToken} on queue ${queue} is unknown, expired or already settled; the message will be redelivered`);
@@ -61,7 +61,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class EmbeddedQueue implements QueueSender, QueueReceiver {
   private readonly now: () => number;
   private readonly limits: LedgerLimits;
-  private readonly slots = new Map<QueueName, Slot>();
+  private readonly slots = new Map<ReceivableQueue, Slot>();
   private draining = false;
   private closed = false;
 
@@ -101,7 +101,7 @@ export class EmbeddedQueue implements QueueSender, QueueReceiver {
     });
   }
 
-  receive(queue: QueueName, maxWaitMs: number): Promise<ReceivedMessage | undefined> {
+  receive(queue: ReceivableQueue, maxWaitMs: number): Promise<ReceivedMessage | undefined> {
     if (this.draining) return Promise.resolve(undefined);
     const slot = this.slot(queue);
     const message = this.lockNext(slot);
@@ -120,11 +120,11 @@ export class EmbeddedQueue implements QueueSender, QueueReceiver {
     });
   }
 
-  complete(queue: QueueName, lockToken: string): Promise<void> {
+  complete(queue: ReceivableQueue, lockToken: string): Promise<void> {
     return this.settle(queue, lockToken, () => undefined);
   }
 
-  abandon(queue: QueueName, lockToken: string): Promise<void> {
+  abandon(queue: ReceivableQueue, lockToken: string): Promise<void> {
     return this.settle(queue, lockToken, (slot, entry) => {
       slot.ledger.release(entry, this.now());
       this.serve(slot);
@@ -151,14 +151,14 @@ export class EmbeddedQueue implements QueueSender, QueueReceiver {
   }
 
   /** Unsettled messages: available, locked and scheduled (Service Bus counts locked ones as active). */
-  depth(queue: QueueName): number {
+  depth(queue: ReceivableQueue): number {
     const { ledger } = this.slot(queue);
     ledger.promote(this.now());
     return ledger.size;
   }
 
   /** Every unsettled message in delivery order, without locking anything. */
-  peek(queue: QueueName): PeekedMessage[] {
+  peek(queue: ReceivableQueue): PeekedMessage[] {
     const { ledger } = this.slot(queue);
     ledger.promote(this.now());
     return ledger.snapshot().map(({ entry, state }) => {
@@ -196,11 +196,21 @@ export class EmbeddedQueue implements QueueSender, QueueReceiver {
     await this.drain();
   }
 
-  private slot(queue: QueueName): Slot {
+  private slot(queue: ReceivableQueue): Slot {
     let slot = this.slots.get(queue);
     if (!slot) {
       slot = { ledger: new QueueLedger(this.limits), waiters: new Set(), wakeTimer: undefined, wakeAt: Infinity };
       this.slots.set(queue, slot);
+      // As Service Bus does, a dead-lettered message moves to the queue's dead-letter sub-queue, where a trigger can read it.
+      // (A dead-letter sub-queue has none of its own: what is abandoned there too often stays in its `dead` list.)
+      if (!queue.endsWith('/$DeadLetterQueue')) {
+        const dlq = deadLetterQueueOf(queue as QueueName);
+        slot.ledger.onBury = (dead) => {
+          const target = this.slot(dlq);
+          const { seq: _seq, deliveryCount: _count, lockedUntil: _lock, ...entry } = dead.entry;
+          if (target.ledger.add({ ...entry, visibleAt: dead.at, deadLetter: { reason: dead.reason, description: dead.description } }, dead.at)) this.serve(target);
+        };
+      }
     }
     return slot;
   }
@@ -212,7 +222,7 @@ export class EmbeddedQueue implements QueueSender, QueueReceiver {
     return locked && toReceived(locked.entry, locked.token);
   }
 
-  private settle(queue: QueueName, lockToken: string, then: (slot: Slot, entry: Entry) => void): Promise<void> {
+  private settle(queue: ReceivableQueue, lockToken: string, then: (slot: Slot, entry: Entry) => void): Promise<void> {
     const slot = this.slot(queue);
     slot.ledger.promote(this.now()); // an expired lock is released here, so take() misses it
     const entry = slot.ledger.take(lockToken);
@@ -262,5 +272,6 @@ function toReceived(e: Entry, lockToken: string): ReceivedMessage {
     lockToken,
     ...(e.correlationId === undefined ? {} : { correlationId: e.correlationId }),
     ...(e.subject === undefined ? {} : { subject: e.subject }),
+    ...(e.deadLetter === undefined ? {} : { deadLetterReason: e.deadLetter.reason, ...(e.deadLetter.description === undefined ? {} : { deadLetterErrorDescription: e.deadLetter.description }) }),
   };
 }

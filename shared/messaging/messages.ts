@@ -18,7 +18,7 @@ export const syncJobSchema = z.object({
   type: z.literal('sync.pull'),
   tenantId: id,
   integrationId: id,
-  trigger: z.enum(['schedule', 'webhook', 'manual']),
+  trigger: z.enum(['schedule', 'webhook', 'manual', 'push']),
   /** Set when an admin queued the run (it already exists, status `queued`). */
   runId: z.string().min(1).max(100).optional(),
   requestedAt: z.iso.datetime(),
@@ -68,9 +68,11 @@ export const outboundJobSchema = z.object({
   recordId: z.string().min(1).max(255),
   payload: z.record(z.string(), z.unknown()),
   idempotencyKey: z.string().min(1).max(200),
-  /** Retries so far (transient failures back off by scheduling a new message). */
+  /** Failures so far (transient errors): drives the 30 s / 2 min / 10 min backoff, then the push is parked. */
   attempt: z.number().int().min(0).max(100).optional(),
-  /** Times this push waited for a pull to show the provider's state since the local change. */
+  /** Waits (a rate limit, a pull the push asked for): counted apart from failures and bounded by time, not by count. */
+  ...deferralFields,
+  /** Waits counted by an earlier version (before `deferrals`); read only to know the message is a follow-up. */
   waits: z.number().int().min(0).max(100).optional(),
 });
 export type OutboundJob = z.infer<typeof outboundJobSchema>;

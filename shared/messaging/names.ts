@@ -6,6 +6,18 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/**
+ * A queue's dead-letter sub-queue, as a Service Bus trigger names it. Nothing
+ * sends there: the broker moves messages in (max deliveries, explicit
+ * dead-lettering), and the DeadLetterCollector functions read them out.
+ */
+export type DeadLetterQueueName = `${QueueName}/$DeadLetterQueue`;
+export const deadLetterQueueOf = (queue: QueueName): DeadLetterQueueName => `${queue}/$DeadLetterQueue`;
+
+/** What a queue trigger can listen on. */
+export type ReceivableQueue = QueueName | DeadLetterQueueName;
+export const RECEIVABLE_QUEUES: readonly ReceivableQueue[] = Object.values(QUEUES).flatMap((q) => [q, deadLetterQueueOf(q)]);
+
 /** Service Bus maxDeliveryCount, mirrored by the embedded queue and infra/. */
 export const MAX_DELIVERY_COUNT = 10;
 

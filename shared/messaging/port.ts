@@ -1,4 +1,4 @@
-import type { QueueName } from './names';
+import type { QueueName, ReceivableQueue } from './names';
 
 /** A message to send: JSON body only (the Functions trigger JSON-parses string bodies). */
 export interface OutgoingMessage {
@@ -30,6 +30,9 @@ export interface ReceivedMessage {
   lockToken: string;
   correlationId?: string;
   subject?: string;
+  /** Set on messages read from a dead-letter sub-queue. */
+  deadLetterReason?: string;
+  deadLetterErrorDescription?: string;
 }
 
 /** A dead-lettered message with its reason. */
@@ -46,10 +49,10 @@ export interface DeadLetter extends ReceivedMessage {
  */
 export interface QueueReceiver {
   /** Lock the next available message (or wait up to `maxWaitMs` for one). Increments deliveryCount. */
-  receive(queue: QueueName, maxWaitMs: number): Promise<ReceivedMessage | undefined>;
-  complete(queue: QueueName, lockToken: string): Promise<void>;
+  receive(queue: ReceivableQueue, maxWaitMs: number): Promise<ReceivedMessage | undefined>;
+  complete(queue: ReceivableQueue, lockToken: string): Promise<void>;
   /** Release the lock; the message comes straight back, or dead-letters once deliveryCount reaches the max. */
-  abandon(queue: QueueName, lockToken: string): Promise<void>;
+  abandon(queue: ReceivableQueue, lockToken: string): Promise<void>;
   deadLetter(queue: QueueName, lockToken: string, reason: string, description?: string): Promise<void>;
   deadLetters(queue: QueueName): Promise<DeadLetter[]>;
 }

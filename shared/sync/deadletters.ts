@@ -30,3 +30,21 @@ export async function parkMessage(
     parkedAt: now.toISOString(),
   });
 }
+
+/**
+ * A message the broker dead-lettered (max deliveries, or explicitly): parked
+ * where the admin API lists dead letters, with the broker's reason, so no
+ * dead letter stays where only the Azure portal shows it. Parking is an
+ * upsert by queue and message id, so a redelivery changes nothing.
+ */
+export async function collectDeadLetter(
+  repos: Repositories,
+  queue: string,
+  messageId: string,
+  body: unknown,
+  broker: { reason?: string | undefined; description?: string | undefined },
+  now: Date,
+): Promise<void> {
+  const tenant = (body as { tenantId?: unknown } | null)?.tenantId;
+  await parkMessage(repos, queue, messageId, body, typeof tenant === 'string' ? tenant : undefined, broker.reason ?? 'DeadLettered', broker.description ?? 'dead-lettered by the broker', now);
+}
