@@ -1,4 +1,5 @@
 import { patchRecord } from '../shared/api/local-changes';
+import { createRecord } from '../shared/api/record-create';
 import { listRecords } from '../shared/api/records';
 import { httpFunction } from './definitions';
 import { apiHandler } from './http-adapter';
@@ -15,4 +16,12 @@ httpFunction('AdminRecordEdit', {
   methods: ['PATCH'],
   authLevel: 'function',
   handler: apiHandler((s, request) => patchRecord(s.adminDeps, request)),
+});
+
+// Same route, another method: a create is queued to the provider (202); its record appears when the push lands.
+httpFunction('AdminRecordCreate', {
+  route: 'admin/tenants/{tenantId}/records',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: apiHandler((s, request) => createRecord(s.adminDeps, request)),
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { contentHash } from '../domain/ids';
 import type { Conflict, LocalChange } from '../domain/types';
@@ -7,7 +8,7 @@ import { isRecordShard } from '../storage/names';
 import type { AdminDeps } from './deps';
 import { adminRoute, ok, parseWith, readJson } from './http';
 import { idSchema, pageParams, routeId } from './ids';
-import { queuePush } from './local-changes';
+import { mergePatch, queuePush } from './local-changes';
 
 const resolution = z.union([
   z.strictObject({ pick: z.enum(['local', 'provider']) }),
@@ -69,13 +70,19 @@ export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
   const providerSide = { ...doc, data: conflict.provider.data, updatedAt: conflict.provider.updatedAt, deleted: conflict.provider.deleted, contentHash: conflict.provider.contentHash, syncedAt: now };
   let push: LocalChange | undefined;
   if ('pick' in body && body.pick === 'local') {
-    push = { ...conflict.local, idempotencyKey: `resolve-${randomUUID()}` };
+    // Only what the admin edited goes out: fields the provider changed meanwhile are not reverted.
+    const patch = conflict.local.op === 'update' ? editedFields(conflict.local, record.data) : {};
+    if (conflict.local.op !== 'update' || Object.keys(patch).length > 0) {
+      push = { ...conflict.local, data: mergePatch(conflict.provider.data, patch), patch, updatedAt: now, idempotencyKey: `resolve-${randomUUID()}` };
+    }
   } else if ('merge' in body) {
     const pickFrom = (field: string): Record<string, unknown> => (body.merge[field] === 'local' ? conflict.local.data : conflict.provider.data);
     const fields = new Set([...Object.keys(conflict.provider.data), ...Object.keys(body.merge)]);
     // Each named field comes from its chosen side (absent there → absent here); the rest from the provider.
-    const merged = Object.fromEntries([...fields].filter((f) => f in pickFrom(f)).map((f) => [f, pickFrom(f)[f]]));
-    push = { data: merged, updatedAt: now, op: 'update', idempotencyKey: `resolve-${randomUUID()}` };
+    const merged = Object.fromEntries([...fields].filter((f) => Object.hasOwn(pickFrom(f), f)).map((f) => [f, pickFrom(f)[f]]));
+    // The push is a patch of the fields taken from the local side: the provider holds the rest already.
+    const patch = Object.fromEntries(Object.keys(body.merge).filter((f) => body.merge[f] === 'local' && Object.hasOwn(conflict.local.data, f)).map((f) => [f, conflict.local.data[f]]));
+    if (Object.keys(patch).length > 0) push = { data: merged, patch, updatedAt: now, op: 'update', idempotencyKey: `resolve-${randomUUID()}` };
   }
   // The push (if any) is queued before anything is written, as for an edit (see queuePush): a failed
   // send changes nothing, and a push whose record write failed finds no change of its own and is dropped.
@@ -86,7 +93,7 @@ export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
       op: push.op,
       entityType: conflict.entityType,
       recordId: conflict.recordId,
-      payload: push.data,
+      payload: push.patch ?? {},
       idempotencyKey: push.idempotencyKey,
     });
   }
@@ -96,3 +103,13 @@ export const resolveConflict = adminRoute<AdminDeps>(async (deps, request) => {
   await deps.repos.putConflict({ ...conflictDoc, status: 'resolved', resolvedAt: now, resolution: 'pick' in body ? body.pick : 'merge' }, conflictEtag);
   return ok({ id: conflict.id, status: 'resolved', resolution: 'pick' in body ? body.pick : 'merge', pushQueued: push !== undefined });
 });
+
+/**
+ * The fields the admin's change touched: its recorded patch, or for a change
+ * stored before patches were recorded, the fields where it differs from the
+ * record it was made on (the record a manual conflict leaves as it was).
+ */
+function editedFields(local: LocalChange, before: Record<string, unknown>): Record<string, unknown> {
+  if (local.patch !== undefined) return local.patch;
+  return Object.fromEntries(Object.entries(local.data).filter(([key, value]) => !isDeepStrictEqual(before[key], value)));
+}

@@ -24,7 +24,7 @@ export function recordView(r: SyncRecord): Record<string, unknown> {
     deleted: r.deleted,
     data: r.data,
     syncedAt: r.syncedAt,
-    pending: r.local ? { op: r.local.op, data: r.local.data, updatedAt: r.local.updatedAt } : null,
+    pending: r.local ? { op: r.local.op, data: r.local.data, fields: r.local.patch ? Object.keys(r.local.patch) : null, updatedAt: r.local.updatedAt } : null,
     pushedVersion: r.pushedVersion ?? null,
   };
 }

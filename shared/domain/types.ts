@@ -32,13 +32,22 @@ export interface Integration extends DocumentBase {
   scheduleCron?: string;
   /** Last schedule slot a job was enqueued for: a timer firing again for the slot enqueues nothing. */
   lastScheduledSlot?: string;
+  /**
+   * The scheduler's index (ISO): never later than the next time this integration's schedule can be due,
+   * so a tick reads only integrations at or past it (sync/schedule.ts). Unset counts as due.
+   */
+  nextDueAt?: string;
   status: IntegrationStatus;
   /** Provider shape → the tenant's canonical record, per entity type; declared as data. */
   mappings?: MappingSpec;
   /** Entity type → record shard (container); unlisted types go to the default shard. */
   shardMap?: Record<string, string>;
   conflictStrategy: ConflictStrategy;
-  /** Provider cursor as of the last persisted page. */
+  /**
+   * Where the next run starts: after the last stored page, but never past a
+   * deletion not yet applied (a run holding staged deletions keeps its own
+   * checkpoint and moves this only when it completes).
+   */
   cursor?: Record<string, unknown>;
   lastSyncAt?: string;
   createdAt: string;
@@ -59,7 +68,8 @@ export interface FieldMapping {
 export type MappingSpec = Record<string, Record<string, FieldMapping>>;
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type RunTrigger = 'schedule' | 'webhook' | 'manual';
+/** `push`: a pull a local change's push asked for (shared/sync/push-wait.ts), one per integration per short window. */
+export type RunTrigger = 'schedule' | 'webhook' | 'manual' | 'push';
 
 export const PHASES = [
   'queued',
@@ -110,8 +120,19 @@ export interface SyncRun extends DocumentBase {
   counts: RunCounts;
   /** The first invalid records with their reasons (bounded). */
   invalid: InvalidRecordReport[];
-  /** Soft deletes seen during the run, applied only when it completes (never on a failed or partial run). */
-  stagedDeletes: { shard: string; id: string }[];
+  /**
+   * Soft deletes staged on the run document by earlier versions; new runs keep
+   * them in chunk documents instead (`deleteChunks`, see sync/deletions.ts) and
+   * leave this empty. Still applied on completion, so a run in flight across an
+   * upgrade loses nothing.
+   */
+  stagedDeletes: StagedDelete[];
+  /** Where this run resumes (its own, ahead of the integration's cursor while it holds deletions unapplied). */
+  checkpoint?: SyncCheckpoint;
+  /** Chunk documents of staged deletions written so far (ids `<runId>.deletes.<n>` in the runs container). */
+  deleteChunks?: number;
+  /** Chunks applied so far while completing; written with `counts.deleted` in one document. */
+  deleteChunksApplied?: number;
   queuedAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -120,6 +141,36 @@ export interface SyncRun extends DocumentBase {
   heartbeatAt?: string;
   /** When a rescheduled run's next message is due. */
   resumeAt?: string;
+}
+
+/** A deletion a run has seen and not yet applied. */
+export interface StagedDelete {
+  shard: string;
+  id: string;
+  /** The tombstone's provider time: a version stored later and newer than this one supersedes it. */
+  updatedAt?: string;
+}
+
+/** A run's resume point: written with its counts and chunk count in one run document. */
+export interface SyncCheckpoint {
+  /** The provider cursor after the run's last stored page. */
+  cursor: Record<string, unknown>;
+  /** What the cursor points into (provider, base URL, config): if an admin changes it, the run restarts from the integration's cursor. */
+  basis: string;
+  /** The last page is stored: only applying the staged deletions and completing remain. */
+  done: boolean;
+}
+
+/**
+ * Up to MAX_DELETES_PER_CHUNK staged deletions of one run, kept in the runs
+ * container (partition = tenant). No `integrationId` field on purpose: run
+ * listings filter on it, so chunks never show up as runs.
+ */
+export interface StagedDeleteChunk extends DocumentBase {
+  type: 'run-deletes';
+  runId: string;
+  seq: number;
+  deletes: StagedDelete[];
 }
 
 export interface SyncRecord extends DocumentBase {
@@ -140,13 +191,24 @@ export interface SyncRecord extends DocumentBase {
   local?: LocalChange;
   /** Provider version/etag after our last successful push. */
   pushedVersion?: string;
+  /** Which staged chunk (`<runId>#<seq>`) applied this soft delete: an apply redone after a crash counts it once. */
+  deletedBy?: string;
 }
 
 export interface LocalChange {
+  /** The record as it reads with the change applied (what the API shows as pending). */
   data: Record<string, unknown>;
   updatedAt: string;
   op: 'create' | 'update' | 'delete';
   idempotencyKey: string;
+  /**
+   * The fields the change touched, with their new values: all a push sends
+   * (a patch), so fields nobody edited are never written back with stale
+   * values. Edits made before the push accumulate here. Absent on changes
+   * stored before patches were recorded: a push then sends the fields whose
+   * value differs from the record's data (shared/sync/push-operation.ts).
+   */
+  patch?: Record<string, unknown>;
 }
 
 /** A record changed both locally and at the provider, parked for an admin (strategy `manual`). */

@@ -21,11 +21,11 @@ export interface FoundRecord {
  *
  * Returns the record when it turns out to hold the change after all (the
  * write landed between the read and the fence), undefined when the push is
- * superseded. Only a push's first delivery needs this: retries and waits are
- * sent by the worker after it saw its change on the record.
+ * superseded. Only a push's first delivery needs this: retries and
+ * deferrals are sent by the worker after it saw its change on the record.
  */
 export async function fenceUnwrittenChange(repos: Repositories, found: FoundRecord, job: OutboundJob): Promise<FoundRecord | undefined> {
-  if (job.attempt !== undefined || job.waits !== undefined) return undefined;
+  if (job.attempt !== undefined || job.deferrals !== undefined || job.waits !== undefined) return undefined;
   const { etag, ...doc } = found.record;
   try {
     await repos.putRecord(doc, etag, found.shard);

@@ -70,3 +70,72 @@ export function transformRecord(spec: MappingSpec | undefined, entityType: strin
   }
   return problems.length ? { ok: false, reason: problems.join('; ') } : { ok: true, data: out };
 }
+
+export type InverseResult = { ok: true; data: Record<string, unknown> } | { ok: false; field: string; reason: string };
+
+/** A numeric path segment is an array element: writing it back would mean rewriting the whole array. */
+const INDEX = /^\d+$/;
+
+/** Why a canonical field cannot be written back to where its mapping reads it, or undefined when it can. */
+export function notInvertible(mapping: FieldMapping): string | undefined {
+  const index = mapping.from.split('.').find((segment) => INDEX.test(segment));
+  return index === undefined ? undefined : `it is read from ${mapping.from}, an array element`;
+}
+
+/**
+ * The inverse of the mapping, for writes: a patch of canonical fields → the
+ * same values at the provider paths they are read from (`heading` ← `title`
+ * gives `{title}`; ← `properties.Name` gives `{properties: {Name}}`). A field
+ * the mapping does not declare, or declares from an array element, cannot be
+ * written back: the result names it. Entity types without a mapping are
+ * already in the provider's shape.
+ */
+export function invertPatch(spec: MappingSpec | undefined, entityType: string, patch: Record<string, unknown>): InverseResult {
+  const fields = spec?.[entityType];
+  if (!fields) return { ok: true, data: patch };
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(patch)) {
+    const mapping = Object.hasOwn(fields, name) ? fields[name] : undefined;
+    if (!mapping) return { ok: false, field: name, reason: `${name} is not a mapped field of ${entityType}` };
+    const why = notInvertible(mapping);
+    if (why !== undefined) return { ok: false, field: name, reason: `${name} cannot be written back: ${why}` };
+    if (!setPath(out, mapping.from, value)) return { ok: false, field: name, reason: `${name} cannot be written back: ${mapping.from} overlaps another mapped field` };
+  }
+  return { ok: true, data: out };
+}
+
+/** Canonical data → the provider's shape, keeping only what can be written back (what we know of the provider's version). */
+export function invertData(spec: MappingSpec | undefined, entityType: string, data: Record<string, unknown>): Record<string, unknown> {
+  const fields = spec?.[entityType];
+  if (!fields) return data;
+  const out: Record<string, unknown> = {};
+  for (const [name, mapping] of Object.entries(fields)) {
+    if (!Object.hasOwn(data, name) || notInvertible(mapping) !== undefined) continue;
+    setPath(out, mapping.from, data[name]);
+  }
+  return out;
+}
+
+/** Sets `path` in `target`, creating plain objects on the way; false when a segment is already taken by a non-object. */
+function setPath(target: Record<string, unknown>, path: string, value: unknown): boolean {
+  const keys = path.split('.');
+  // Mapping paths are admin data: never walk into an object's prototype.
+  if (keys.some((k) => k === '__proto__' || k === 'constructor' || k === 'prototype')) return false;
+  let current = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = Object.hasOwn(current, key) ? current[key] : undefined;
+    if (next === undefined) {
+      const created: Record<string, unknown> = {};
+      current[key] = created;
+      current = created;
+    } else if (next !== null && typeof next === 'object' && !Array.isArray(next)) {
+      current = next as Record<string, unknown>;
+    } else {
+      return false;
+    }
+  }
+  const last = keys[keys.length - 1] ?? path;
+  if (Object.hasOwn(current, last)) return false;
+  current[last] = value;
+  return true;
+}

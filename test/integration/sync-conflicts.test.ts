@@ -117,7 +117,8 @@ test('manual: a conflict record is parked, the record left alone, and an admin r
   expect(again.status).toBe(409);
 
   const merged = t.queue.peek(QUEUES.syncOutbound).map((m) => outboundJobSchema.parse(m.body)).find((j) => j.idempotencyKey.startsWith('resolve-'));
-  expect(merged?.payload).toEqual({ id: 1, title: 'local title', colour: 'red' });
+  // A patch: only the field taken from the local side (the provider holds the rest).
+  expect(merged?.payload).toEqual({ title: 'local title' });
   const mergedMsg = t.queue.peek(QUEUES.syncOutbound).find((m) => m.messageId === merged?.idempotencyKey);
   // The merge is newer than the last pull: the push first asks for one, then goes out.
   expect(await handleOutbound(t.services.outboundDeps, mergedMsg?.body, { messageId: mergedMsg!.messageId, deliveryCount: 1 })).toMatchObject({ kind: 'rescheduled' });
@@ -153,7 +154,7 @@ test('a push waits for a pull after its local change; a provider change that pul
   d.records[0] = item(1, ts(30), {}, { title: 'provider title' });
   await t.services.repos.putIntegration({ ...(await t.services.repos.getIntegration('acme', 'c1'))!, cursor: { offset: 0 } });
   expect((await runPullSync(t.services.syncDeps, syncJobSchema.parse(pull?.body), { messageId: pull!.messageId, deliveryCount: 1 })).kind).toBe('succeeded');
-  const waited = t.queue.peek(QUEUES.syncOutbound).find((m) => m.messageId.endsWith(':wait:1'));
+  const waited = t.queue.peek(QUEUES.syncOutbound).find((m) => m.messageId.endsWith(':defer:1'));
   expect(await handleOutbound(t.services.outboundDeps, waited?.body, { messageId: waited!.messageId, deliveryCount: 1 })).toMatchObject({ kind: 'superseded' });
   expect(d.pushes).toHaveLength(0);
   expect((await records(t, 'c1'))[0]?.data.title).toBe('provider title');

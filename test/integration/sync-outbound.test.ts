@@ -36,12 +36,13 @@ test('a create is pushed once; a redelivered message is recognised and not pushe
   expect(stored).toMatchObject({ externalId: 'new-1', data: { title: 'made here' }, pushedVersion: 'v1' });
 });
 
-test('a rate-limited push is rescheduled at the retry time with the same idempotency key', async () => {
+test('a rate-limited push is rescheduled at the retry time with the same idempotency key, as a wait (not a failure)', async () => {
   d.pushFails = 'rate';
   const outcome = await handleOutbound(t.services.outboundDeps, create('k2'), info('m2'));
   expect(outcome.kind).toBe('rescheduled');
   const [next] = t.queue.peek(QUEUES.syncOutbound);
-  expect(next).toMatchObject({ state: 'scheduled', body: { idempotencyKey: 'k2', attempt: 1 } });
+  expect(next).toMatchObject({ state: 'scheduled', body: { idempotencyKey: 'k2', deferrals: 1 } });
+  expect(next?.body).not.toHaveProperty('attempt');
 });
 
 test('transient failures back off three times, then the message is parked with its reason and can be requeued', async () => {

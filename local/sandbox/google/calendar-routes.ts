@@ -30,7 +30,19 @@ export function isCalendarWrite(method: string, path: string): boolean {
   return method !== 'GET' && (EVENTS.test(path) || EVENT.test(path)) && !WATCH.test(path);
 }
 
-export function routeCalendar(ctx: CalendarRouteContext, method: string, url: URL, body: Buffer | undefined): Reply {
+/**
+ * `If-Match` on an event write: 412 `conditionNotMet` unless the header names
+ * the event's current etag (or `*`), as Calendar answers.
+ * https://developers.google.com/calendar/api/guides/version-resources
+ */
+function preconditionFailed(event: SandboxEvent | undefined, ifMatch: string | undefined): Reply | undefined {
+  if (ifMatch === undefined || event === undefined) return undefined;
+  const tags = ifMatch.split(',').map((t) => t.trim());
+  if (tags.includes('*') || tags.includes(event.etag)) return undefined;
+  return googleError(412, 'conditionNotMet', 'Precondition Failed', { location: 'If-Match', locationType: 'header' });
+}
+
+export function routeCalendar(ctx: CalendarRouteContext, method: string, url: URL, body: Buffer | undefined, ifMatch?: string): Reply {
   const path = url.pathname;
   if (path === '/calendar/v3/channels/stop' && method === 'POST') {
     const b = parseJsonObject(body);
@@ -64,6 +76,10 @@ export function routeCalendar(ctx: CalendarRouteContext, method: string, url: UR
     if (method === 'GET') {
       const event = ctx.calendar.get(calendarId, eventId);
       return event ? { status: 200, body: event } : notFound();
+    }
+    if (method === 'DELETE' || method === 'PATCH' || method === 'PUT') {
+      const failed = preconditionFailed(ctx.calendar.get(calendarId, eventId), ifMatch);
+      if (failed) return failed;
     }
     if (method === 'DELETE') {
       const r = ctx.calendar.cancel(calendarId, eventId);

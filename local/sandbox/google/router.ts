@@ -98,7 +98,8 @@ export function createGoogleRouter(deps: RouterDeps, controls: RouterControls) {
       });
     }
     const body = method === 'GET' || method === 'DELETE' ? undefined : await readBody(req);
-    return isDrive ? routeDrive(drive, method, url, body) : routeCalendar(calendar, method, url, body);
+    const ifMatch = req.headers['if-match'];
+    return isDrive ? routeDrive(drive, method, url, body) : routeCalendar(calendar, method, url, body, Array.isArray(ifMatch) ? ifMatch.join(',') : ifMatch);
   }
 }
 

@@ -87,13 +87,14 @@ export function createSalesforceRouter(server: 'login' | 'instance', deps: Route
     usage.used++;
     const limitInfo = { 'sforce-limit-info': `api-usage=${usage.used}/${usage.max}` };
     const queryOptions = header(req, 'sforce-query-options');
+    const ifUnmodifiedSince = header(req, 'if-unmodified-since');
     return handleRest(
       { state: deps.state, locators: deps.locators, now: () => deps.now() },
       version,
       method,
       url,
       data[2] ?? '',
-      queryOptions === undefined ? {} : { queryOptions },
+      { ...(queryOptions === undefined ? {} : { queryOptions }), ...(ifUnmodifiedSince === undefined ? {} : { ifUnmodifiedSince }) },
       () => Promise.resolve(parseJson(raw)),
     ).then((reply) => ({ ...reply, headers: { ...limitInfo, ...reply.headers } }));
   }

@@ -30,11 +30,20 @@
  * - someone deleting the marker from the body between the attempt and the
  *   retry. Updates carry an existing marker over so ours do not remove it.
  * The scan costs one request per create, counted in the primary limit.
+ *
+ * Conditional writes. GitHub's REST API takes no If-Match on writes, so an
+ * update or close with `seen` re-reads the issue first (the GET that checks
+ * the number is that read) and refuses with PushConflictError when it changed
+ * since: a later `updated_at`, or a field the patch writes holding another
+ * value. What remains is the time between that GET and the PATCH (one round
+ * trip). Only the patch's fields are written.
  */
 import { UnrecoverableError } from '../../errors';
-import type { PushOperation, PushResult, PushSupport } from '../types';
+import { changedSince, PushConflictError } from '../push-conflict';
+import type { PushOperation, PushResult, PushSeen, PushSupport } from '../types';
 import { carryIdempotencyMarker, hasIdempotencyMarker, markerOverhead, withIdempotencyMarker } from './idempotency';
 import { createIssue, findRecentIssue, getIssue, updateIssue, type GithubCallContext, type IssueWrite } from './issues';
+import { toRecord } from './pull';
 import {
   githubIssuePayloadSchema,
   MAX_ISSUE_BODY,
@@ -49,8 +58,13 @@ export const RECENT_PAGES = 1;
 /** Issue ids are positive integers (the pull stores them as decimal strings). */
 const EXTERNAL_ID = /^[1-9]\d{0,19}$/;
 
+/** The issue fields push writes (`number` only finds the issue). */
+const WRITABLE = new Set(['title', 'body', 'state', 'labels']);
+
 export const githubPush: PushSupport<GithubConfig, GithubCredentials> = {
   entityTypes: ['issue'],
+  writable: (entityType, field) => entityType === 'issue' && WRITABLE.has(field),
+  conditional: true,
   async apply(ctx, operation) {
     if (operation.entityType !== 'issue') {
       throw new UnrecoverableError(`GitHub push supports the issue entity type only, not ${operation.entityType.slice(0, 64)}`);
@@ -65,9 +79,26 @@ export const githubPush: PushSupport<GithubConfig, GithubCredentials> = {
     if (externalId === undefined || !EXTERNAL_ID.test(externalId)) {
       throw new UnrecoverableError(`GitHub push: ${operation.op} needs the issue id as externalId`);
     }
-    return operation.op === 'update' ? update(ctx, externalId, parsed.data) : close(ctx, externalId, parsed.data);
+    const number = parsed.data.number ?? seenNumber(operation.seen);
+    return operation.op === 'update'
+      ? update(ctx, externalId, number, parsed.data, operation)
+      : close(ctx, externalId, number, operation.seen);
   },
 };
+
+/** A pulled record carries the issue number in its data: the patch need not repeat it. */
+function seenNumber(seen: PushSeen | undefined): number | undefined {
+  const n = seen?.data.number;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** The re-read half of a conditional write: the issue as GitHub holds it now must be the version we saw. */
+function checkUnchanged(current: GithubIssue, seen: PushSeen | undefined, patch: Record<string, unknown>): void {
+  if (!seen) return;
+  const remote = toRecord(current);
+  const reason = changedSince(seen, remote, patch);
+  if (reason !== undefined) throw new PushConflictError(`GitHub issue ${remote.externalId}: ${reason}`, remote);
+}
 
 async function create(ctx: GithubCallContext, payload: GithubIssuePayload, key: PushOperation['idempotencyKey']): Promise<PushResult> {
   if (payload.title === undefined) throw new UnrecoverableError('GitHub push: create needs a title');
@@ -85,9 +116,10 @@ async function create(ctx: GithubCallContext, payload: GithubIssuePayload, key: 
   return resultOf(issue);
 }
 
-async function update(ctx: GithubCallContext, externalId: string, payload: GithubIssuePayload): Promise<PushResult> {
-  const current = await resolve(ctx, externalId, payload.number);
+async function update(ctx: GithubCallContext, externalId: string, number: number | undefined, payload: GithubIssuePayload, operation: PushOperation): Promise<PushResult> {
+  const current = await resolve(ctx, externalId, number);
   if (current === 'gone') throw new UnrecoverableError(`GitHub push: issue ${externalId} was deleted or moved to another repository`);
+  checkUnchanged(current, operation.seen, operation.payload);
   const write: IssueWrite = {};
   if (payload.title !== undefined) write.title = payload.title;
   if (payload.body !== undefined) {
@@ -99,14 +131,20 @@ async function update(ctx: GithubCallContext, externalId: string, payload: Githu
     write.state = payload.state;
     write.state_reason = payload.state === 'closed' ? 'completed' : 'reopened';
   }
-  if (Object.keys(write).length === 0) return resultOf(current);
+  if (Object.keys(write).length === 0) {
+    const ignored = Object.keys(operation.payload).filter((k) => k !== 'number' && !WRITABLE.has(k));
+    // Never report a write that did not happen: a patch of fields GitHub cannot write is refused, not "pushed".
+    if (ignored.length > 0) throw new UnrecoverableError(`GitHub push: nothing to write; ${ignored.slice(0, 5).join(', ')} cannot be written to an issue`);
+    return { ...resultOf(current), unchanged: true };
+  }
   return resultOf(await updateIssue(ctx, current.number, write));
 }
 
-async function close(ctx: GithubCallContext, externalId: string, payload: GithubIssuePayload): Promise<PushResult> {
-  const current = await resolve(ctx, externalId, payload.number);
+async function close(ctx: GithubCallContext, externalId: string, number: number | undefined, seen: PushSeen | undefined): Promise<PushResult> {
+  const current = await resolve(ctx, externalId, number);
   if (current === 'gone') return { externalId };
-  if (current.state === 'closed') return resultOf(current);
+  checkUnchanged(current, seen, {});
+  if (current.state === 'closed') return { ...resultOf(current), unchanged: true };
   return resultOf(await updateIssue(ctx, current.number, { state: 'closed', state_reason: 'not_planned' }));
 }
 
@@ -131,6 +169,7 @@ async function resolve(ctx: GithubCallContext, externalId: string, number: numbe
   return issue;
 }
 
+/** GitHub's version of an issue is its `updated_at` (REST writes take no ETag): stored as the record's pushedVersion. */
 function resultOf(issue: GithubIssue): PushResult {
-  return { externalId: String(issue.id), updatedAt: issue.updated_at };
+  return { externalId: String(issue.id), version: issue.updated_at, updatedAt: issue.updated_at, record: toRecord(issue) };
 }

@@ -33,6 +33,8 @@ export interface GoogleRequest {
   operation: string;
   /** Non-2xx statuses returned to the caller (body already consumed) instead of thrown. */
   accept?: readonly number[];
+  /** Extra request headers (a push's If-Match). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export async function googleRequest(
@@ -49,7 +51,7 @@ export async function googleRequest(
       last = await ctx.fetch(input, init);
       return last;
     };
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...request.headers, authorization: `Bearer ${token}`, accept: 'application/json' };
     const init: RequestInit = { method: request.method, headers };
     if (request.body !== undefined) {
       headers['content-type'] = 'application/json';

@@ -8,12 +8,22 @@
  * `duplicate` and is treated as done — the existing event is read back.
  * Updates are PATCHes (same payload twice, same result). Deleting an event
  * already gone (404, or 410 `deleted`) is done as well.
+ *
+ * Conditional writes. With `seen`, an update or delete first reads the event
+ * and compares it with the version we saw (a later `updated`, or a patched
+ * field holding another value: PushConflictError), then writes with
+ * `If-Match: <that read's etag>`, so a change between the read and the write
+ * is refused by Google with 412 (also a PushConflictError). Nothing is left
+ * uncovered: the etag names exactly the version the comparison passed.
+ * https://developers.google.com/calendar/api/guides/version-resources
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { RetryableError, UnrecoverableError } from '../../errors';
+import { changedSince, PushConflictError } from '../push-conflict';
 import type { CallContext, PushOperation, PushResult, PushSupport } from '../types';
 import { apiContextFrom, GoogleApi } from './api';
+import { eventRecord } from './pull-calendar';
 import type { GoogleRuntime } from './runtime';
 import { calendarEventSchema, type CalendarEvent, type GoogleConfig, type GoogleCredentials } from './schemas';
 
@@ -65,7 +75,12 @@ export const eventPatchSchema = z.object(eventFields).strict();
 export const eventCreateSchema = eventPatchSchema.refine((e) => e.start !== undefined && e.end !== undefined, 'start and end are required');
 
 export function googlePush(rt: GoogleRuntime): PushSupport<GoogleConfig, GoogleCredentials> {
-  return { entityTypes: ['event'], apply: (ctx, operation) => applyEventOperation(ctx, operation, rt) };
+  return {
+    entityTypes: ['event'],
+    writable: (entityType, field) => entityType === 'event' && Object.hasOwn(eventFields, field),
+    conditional: true,
+    apply: (ctx, operation) => applyEventOperation(ctx, operation, rt),
+  };
 }
 
 export async function applyEventOperation(
@@ -85,22 +100,41 @@ export async function applyEventOperation(
     const id = eventIdFor(operation.idempotencyKey);
     const op = 'Google Calendar insert event';
     const res = await api.request({ url: api.url(events), method: 'POST', body: { ...body, id }, operation: op, accept: [409] });
-    if (res.status !== 409) return result(await api.parse(res, calendarEventSchema, op));
+    if (res.status !== 409) return result(await api.parse(res, calendarEventSchema, op), calendarId);
     // Created by an earlier attempt: read it back so the caller gets its version.
     const getOp = 'Google Calendar get event';
     const existing = await api.request({ url: one(id), method: 'GET', operation: getOp, accept: [404] });
     if (existing.status === 404) throw new RetryableError(`${op}: id exists but the event is not readable yet`);
-    return result(await api.parse(existing, calendarEventSchema, getOp));
+    return result(await api.parse(existing, calendarEventSchema, getOp), calendarId);
   }
 
   const externalId = operation.externalId;
   if (externalId === undefined || externalId.length === 0) throw new UnrecoverableError(`Google push: ${operation.op} needs the event id`);
+  const body = operation.op === 'update' ? payload(eventPatchSchema, operation.payload, 'update') : undefined;
+  let ifMatch: Record<string, string> = {};
+  if (operation.seen) {
+    const getOp = 'Google Calendar get event';
+    const res = await api.request({ url: one(externalId), method: 'GET', operation: getOp, accept: [404, 410] });
+    if (res.status === 404 || res.status === 410) {
+      if (operation.op === 'delete') return { externalId };
+      throw new UnrecoverableError(`Google push: event ${externalId} no longer exists`);
+    }
+    const current = await api.parse(res, calendarEventSchema, getOp);
+    const remote = eventRecord(current, calendarId, operation.seen.updatedAt);
+    if (operation.op === 'delete' && remote.deleted) return { externalId };
+    const reason = changedSince(operation.seen, remote, operation.op === 'update' ? operation.payload : {});
+    if (reason !== undefined) throw new PushConflictError(`Google event ${externalId}: ${reason}`, remote);
+    if (current.etag !== undefined) ifMatch = { 'if-match': current.etag };
+  }
+  const conflict = (): PushConflictError => new PushConflictError(`Google event ${externalId}: changed at the provider between the read and the write (412)`);
   if (operation.op === 'update') {
     const op = 'Google Calendar patch event';
-    const res = await api.request({ url: one(externalId), method: 'PATCH', body: payload(eventPatchSchema, operation.payload, 'update'), operation: op });
-    return result(await api.parse(res, calendarEventSchema, op));
+    const res = await api.request({ url: one(externalId), method: 'PATCH', body, operation: op, headers: ifMatch, accept: [412] });
+    if (res.status === 412) throw conflict();
+    return result(await api.parse(res, calendarEventSchema, op), calendarId);
   }
-  await api.request({ url: one(externalId), method: 'DELETE', operation: 'Google Calendar delete event', accept: [404, 410] });
+  const res = await api.request({ url: one(externalId), method: 'DELETE', operation: 'Google Calendar delete event', headers: ifMatch, accept: [404, 410, 412] });
+  if (res.status === 412) throw conflict();
   return { externalId };
 }
 
@@ -113,9 +147,12 @@ function payload<T>(schema: z.ZodType<T>, value: Record<string, unknown>, op: st
   return parsed.data;
 }
 
-function result(event: CalendarEvent): PushResult {
+function result(event: CalendarEvent, calendarId: string): PushResult {
   const out: PushResult = { externalId: event.id };
   if (event.etag !== undefined) out.version = event.etag;
-  if (event.updated !== undefined) out.updatedAt = event.updated;
+  if (event.updated !== undefined) {
+    out.updatedAt = event.updated;
+    out.record = eventRecord(event, calendarId, event.updated);
+  }
   return out;
 }

@@ -14,15 +14,27 @@
  * returns in `data.metadata`; a reconciler can delete the extra copy.
  * A payload Slack would refuse is an UnrecoverableError (parked with the
  * reason), never retried.
+ *
+ * Conditional updates and deletes: Slack's write methods take no version,
+ * so with `seen` the message is re-read just before writing
+ * (conversations.history narrowed to its `ts`) and a text other than the
+ * one we saw is a PushConflictError. Times are not compared: chat.update
+ * does not return the edit time, so after our own write we hold no Slack
+ * time to compare with. A thread reply is not listed by conversations.history;
+ * it is written without the re-read. The re-read is a conversations.history
+ * call: apps outside the Marketplace get 1 a minute (PROVIDERS.md), so their
+ * pushes wait for the limiter.
  */
 import { z } from 'zod';
 import { UnrecoverableError } from '../../errors';
+import { changedSince, PushConflictError } from '../push-conflict';
 import type { CallContext, PushOperation, PushResult, PushSupport } from '../types';
 import { accessToken, slackCall, slackCallAllowing } from './api';
-import { MESSAGE_ENTITY, messageExternalId, parseMessageExternalId, tsToIso } from './records';
+import { MESSAGE_ENTITY, messageExternalId, messageRecord, parseMessageExternalId, tsToIso } from './records';
 import {
   channelIdSchema,
   deleteResponseSchema,
+  historyResponseSchema,
   messageTsSchema,
   writeResponseSchema,
   type SlackConfig,
@@ -54,8 +66,13 @@ const updatePayload = z.object({ text: z.string().min(1).max(MAX_TEXT), blocks: 
 
 type Ctx = CallContext<SlackConfig, SlackCredentials>;
 
+const WRITABLE_ON_CREATE = new Set(['channel', 'text', 'blocks', 'thread_ts', 'reply_broadcast']);
+const WRITABLE_ON_UPDATE = new Set(['text', 'blocks']);
+
 export const slackPush: PushSupport<SlackConfig, SlackCredentials> = {
   entityTypes: [MESSAGE_ENTITY],
+  writable: (entityType, field, op) => entityType === MESSAGE_ENTITY && (op === 'create' ? WRITABLE_ON_CREATE : WRITABLE_ON_UPDATE).has(field),
+  conditional: true,
 
   async apply(ctx, operation) {
     if (operation.entityType !== MESSAGE_ENTITY) throw new UnrecoverableError(`Slack cannot push entity type '${operation.entityType}'`);
@@ -94,7 +111,11 @@ async function create(ctx: Ctx, operation: PushOperation): Promise<PushResult> {
 
 async function update(ctx: Ctx, operation: PushOperation): Promise<PushResult> {
   const target = messageId(operation);
-  const payload = parse(updatePayload, operation.payload, 'update');
+  // chat.update needs the text even when the patch changes only the blocks: the one we saw is the current one.
+  const seenText = operation.seen?.data.text;
+  const withText = operation.payload.text === undefined && typeof seenText === 'string' ? { ...operation.payload, text: seenText } : operation.payload;
+  const payload = parse(updatePayload, withText, 'update');
+  await checkUnchanged(ctx, target, operation);
   const result = await slackCallAllowing(
     ctx,
     {
@@ -118,6 +139,7 @@ async function update(ctx: Ctx, operation: PushOperation): Promise<PushResult> {
 
 async function remove(ctx: Ctx, operation: PushOperation): Promise<PushResult> {
   const target = messageId(operation);
+  await checkUnchanged(ctx, target, operation);
   const result = await slackCallAllowing(
     ctx,
     {
@@ -131,6 +153,25 @@ async function remove(ctx: Ctx, operation: PushOperation): Promise<PushResult> {
   );
   // Already gone (an earlier attempt, or someone in Slack): the delete's goal holds.
   return { externalId: result.ok ? messageExternalId(result.body.channel, result.body.ts) : messageExternalId(target.channel, target.ts) };
+}
+
+/** The re-read half of a conditional write: the message Slack holds now must carry the text we saw. */
+async function checkUnchanged(ctx: Ctx, target: { channel: string; ts: string }, operation: PushOperation): Promise<void> {
+  const seen = operation.seen;
+  if (!seen) return;
+  const history = await slackCall(ctx, {
+    method: 'conversations.history',
+    http: 'GET',
+    token: accessToken(ctx.credentials),
+    args: { channel: target.channel, latest: target.ts, oldest: target.ts, inclusive: true, limit: 1, include_all_metadata: true },
+    schema: historyResponseSchema,
+  });
+  const current = history.messages.find((m) => m.ts === target.ts);
+  // Not listed: a thread reply (history lists parents only) or gone (the write itself then says so).
+  if (!current) return;
+  const remote = messageRecord(target.channel, current);
+  const reason = changedSince(seen, remote, operation.op === 'delete' ? { text: null } : operation.payload, { byTime: false });
+  if (reason !== undefined) throw new PushConflictError(`Slack message ${remote.externalId}: ${reason}`, remote);
 }
 
 function messageId(operation: PushOperation): { channel: string; ts: string } {
