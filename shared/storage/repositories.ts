@@ -1,4 +1,4 @@
-import type { Conflict, Integration, SyncRecord, SyncRun, Tenant } from '../domain/types';
+import type { Conflict, Integration, StagedDeleteChunk, SyncRecord, SyncRun, Tenant } from '../domain/types';
 import { CONTAINERS, type RecordShard } from './names';
 import { ConcurrencyError, type DocumentBase, type DocumentStore, type Page, type Stored } from './port';
 
@@ -20,6 +20,9 @@ export interface DeadLetterDoc extends DocumentBase {
   parkedAt: string;
   requeuedAt?: string;
 }
+
+/** Deterministic, so a page redone after a crash overwrites its own chunk. */
+export const stagedDeletesId = (runId: string, seq: number): string => `${runId}.deletes.${seq}`;
 
 /** Thin typed access to the store; no business rules here. */
 export class Repositories {
@@ -86,6 +89,50 @@ export class Repositories {
     } while (continuation !== undefined);
   }
 
+  /**
+   * Integrations whose `nextDueAt` is at or before `dueBy` (or unset: due), a
+   * page at a time, earliest first. The query orders by `nextDueAt` (unset
+   * sorts first, in Cosmos as in memory) and the scan stops at the first
+   * integration not yet due, so when nothing is due it costs one page.
+   * `read` counts what the page read, including the one that ended the scan.
+   */
+  async *dueIntegrationPages(dueBy: string, pageSize = 100): AsyncGenerator<{ due: Stored<Integration>[]; read: number }> {
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.queryAll<Integration>(CONTAINERS.integrations, {
+        where: { type: 'integration' },
+        orderBy: { field: 'nextDueAt', direction: 'asc' },
+        limit: pageSize,
+        ...(continuation === undefined ? {} : { continuation }),
+      });
+      const end = page.items.findIndex((i) => i.nextDueAt !== undefined && i.nextDueAt > dueBy);
+      const due = end < 0 ? page.items : page.items.slice(0, end);
+      yield { due, read: end < 0 ? page.items.length : end + 1 };
+      if (end >= 0) return;
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+  }
+
+  /**
+   * How many records match in one shard, counting up to `cap` (then `cap` is
+   * returned: "at least"). Pages through the documents, so callers keep the
+   * cap small; the admin API uses it before a shard-map change.
+   */
+  async countRecords(tenantId: string, where: Record<string, string>, shard: RecordShard, cap: number): Promise<number> {
+    let count = 0;
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.query<SyncRecord>(shard, tenantId, {
+        where: { type: 'record', ...where },
+        limit: Math.min(1000, Math.max(1, cap - count)),
+        ...(continuation === undefined ? {} : { continuation }),
+      });
+      count += page.items.length;
+      continuation = page.continuation;
+    } while (continuation !== undefined && count < cap);
+    return Math.min(count, cap);
+  }
+
   listAllIntegrations(limit: number, continuation?: string): Promise<Page<Stored<Integration>>> {
     return this.store.queryAll<Integration>(CONTAINERS.integrations, {
       where: { type: 'integration' },
@@ -113,6 +160,19 @@ export class Repositories {
       limit,
       ...(continuation === undefined ? {} : { continuation }),
     });
+  }
+
+  /** A run's n-th chunk of staged deletions (kept beside the run, in its container and partition). */
+  getStagedDeletes(tenantId: string, runId: string, seq: number): Promise<Stored<StagedDeleteChunk> | undefined> {
+    return this.store.get<StagedDeleteChunk>(CONTAINERS.runs, tenantId, stagedDeletesId(runId, seq));
+  }
+
+  putStagedDeletes(chunk: Omit<StagedDeleteChunk, 'id' | 'type'>): Promise<Stored<StagedDeleteChunk>> {
+    return this.store.upsert<StagedDeleteChunk>(CONTAINERS.runs, { ...chunk, id: stagedDeletesId(chunk.runId, chunk.seq), type: 'run-deletes' });
+  }
+
+  deleteStagedDeletes(tenantId: string, runId: string, seq: number): Promise<boolean> {
+    return this.store.delete(CONTAINERS.runs, tenantId, stagedDeletesId(runId, seq));
   }
 
   getRecord(tenantId: string, id: string, shard: RecordShard = CONTAINERS.records): Promise<Stored<SyncRecord> | undefined> {

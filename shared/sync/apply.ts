@@ -7,7 +7,8 @@ import { backoffDelay } from './backoff';
 import { parkMessage } from './deadletters';
 import type { MessageInfo, SyncDeps } from './deps';
 import { deferralDelay, followUpId, MAX_DEFERRAL_MS, nextDeferral } from './followup';
-import { applyStagedDeletes, processPage } from './page';
+import { applyDeletes } from './deletions';
+import { processPage } from './page';
 import { lockKey, SYNC_LOCK_TTL_MS, type SyncOutcome } from './pull';
 import { RunTracker } from './runs';
 import { describeError } from '../errors';
@@ -41,10 +42,12 @@ export async function runApplyRecords(deps: SyncDeps, job: ApplyRecordsJob, mess
     if (!acquired) return await waitForLease(deps, self, run);
     await run.start(deps.now());
     await run.enter('fetching', deps.now());
-    await processPage(deps.repos, integration, job.records, run, deps.now);
+    // A batch is retried whole, so its deletions need no staging beyond this invocation; counted as applied.
+    const staged = await processPage(deps.repos, integration, job.records, run, deps.now);
     await run.flush(true);
     await run.enter('completing', deps.now());
-    await applyStagedDeletes(deps.repos, integration, run.stagedDeletes, run.id, deps.now());
+    await applyDeletes(deps.repos, integration, staged, `${run.id}#0`, run.id, deps.now(), () => { run.noteDeleted(); });
+    run.deletesApplied();
     await run.succeed(deps.now());
     return { kind: 'succeeded', runId };
   } catch (error) {

@@ -1,3 +1,4 @@
+import { canonicalJson, sha256Hex } from '../domain/ids';
 import type { Integration } from '../domain/types';
 import type { Cursor } from '../providers/types';
 import { ConcurrencyError } from '../storage/port';
@@ -29,4 +30,13 @@ export async function saveCursor(
     }
   }
   throw new ConcurrencyError(412, `Integration ${integration.id} kept changing while saving its cursor`);
+}
+
+/**
+ * What a cursor points into: the same provider, base URL and config (the
+ * fields whose change makes the admin API drop the integration's cursor).
+ * A run's own checkpoint is used only while this is unchanged.
+ */
+export function syncBasis(integration: Pick<Integration, 'provider' | 'baseUrl' | 'config'>): string {
+  return sha256Hex(canonicalJson([integration.provider, integration.baseUrl, integration.config])).slice(0, 32);
 }

@@ -1,5 +1,5 @@
 import { contentHash, recordId } from '../domain/ids';
-import type { Conflict, Integration, InvalidRecordReport, RunCounts, SyncRecord } from '../domain/types';
+import type { Conflict, Integration, InvalidRecordReport, RunCounts, StagedDelete, SyncRecord } from '../domain/types';
 import { RetryableError } from '../errors';
 import type { NormalizedRecord } from '../providers/types';
 import { CONTAINERS, isRecordShard, type RecordShard } from '../storage/names';
@@ -11,7 +11,7 @@ import type { RunTracker } from './runs';
 import { transformRecord } from './transform';
 
 /** Parallel reads/writes per page: enough to hide Cosmos latency, small enough for its RU budget. */
-const IO_CONCURRENCY = 16;
+export const IO_CONCURRENCY = 16;
 
 export function shardFor(integration: Integration, entityType: string): RecordShard {
   const mapped = integration.shardMap?.[entityType];
@@ -31,11 +31,12 @@ type Delta = Partial<RunCounts>;
 
 /**
  * One page through transform → validate → dedupe → shard → conflicts →
- * persist. Deletions are staged on the run (applied only when it completes).
- * Re-running a page changes nothing: ids are deterministic and unchanged
- * content is not rewritten.
+ * persist. Deletions are not applied here: they are returned, for the caller
+ * to stage durably and apply when the run completes (sync/deletions.ts says
+ * why), and counted only then. Re-running a page changes nothing: ids are
+ * deterministic and unchanged content is not rewritten.
  */
-export async function processPage(repos: Repositories, integration: Integration, records: readonly NormalizedRecord[], run: RunTracker, now: () => Date): Promise<void> {
+export async function processPage(repos: Repositories, integration: Integration, records: readonly NormalizedRecord[], run: RunTracker, now: () => Date): Promise<StagedDelete[]> {
   const delta: Delta = { fetched: records.length };
   await run.enter('transforming', now());
   const transformed = records.map((record) => ({ record, result: transformRecord(integration.mappings, record.entityType, record.data) }));
@@ -74,8 +75,7 @@ export async function processPage(repos: Repositories, integration: Integration,
   await run.enter('sharding', now());
   const deletes = changed.filter((c) => c.record.deleted);
   const writes = changed.filter((c) => !c.record.deleted);
-  const staged = deletes.filter((c) => c.existing !== undefined && !c.existing.deleted).map((c) => ({ shard: c.shard, id: c.id }));
-  delta.deleted = staged.length;
+  const staged = deletes.filter((c) => c.existing !== undefined && !c.existing.deleted).map((c) => ({ shard: c.shard, id: c.id, updatedAt: c.record.updatedAt }));
   // A tombstone for a record we never stored, or already deleted, changes nothing.
   delta.unchanged = (delta.unchanged ?? 0) + deletes.length - staged.length;
 
@@ -99,7 +99,8 @@ export async function processPage(repos: Repositories, integration: Integration,
     if (c.existing) delta.updated = (delta.updated ?? 0) + 1;
     else delta.created = (delta.created ?? 0) + 1;
   });
-  run.add(delta, invalid, staged);
+  run.add(delta, invalid);
+  return staged;
 }
 
 async function writeRecord(repos: Repositories, integration: Integration, c: Candidate, keepLocal: boolean, runId: string, now: Date): Promise<void> {
@@ -148,19 +149,4 @@ async function parkConflict(repos: Repositories, integration: Integration, c: Ca
     createdAt: existing?.status === 'open' ? existing.createdAt : now.toISOString(),
   };
   await repos.putConflict(conflict);
-}
-
-/** Apply the soft deletes a run staged, once it has fetched everything. */
-export async function applyStagedDeletes(repos: Repositories, integration: Integration, staged: readonly { shard: string; id: string }[], runId: string, now: Date): Promise<void> {
-  await mapLimit(staged, IO_CONCURRENCY, async ({ shard, id }) => {
-    if (!isRecordShard(shard)) return;
-    const existing = await repos.getRecord(integration.tenantId, id, shard);
-    if (!existing || existing.deleted) return;
-    const { etag, ...doc } = existing;
-    await repos.putRecord(
-      { ...doc, deleted: true, contentHash: contentHash(doc.data, true), syncedAt: now.toISOString(), lastRunId: runId },
-      etag,
-      shard,
-    );
-  });
 }

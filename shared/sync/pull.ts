@@ -8,13 +8,14 @@ import type { ProviderDefinition } from '../providers/types';
 import type { Stored } from '../storage/port';
 import { limitedFetch, signalRecorder } from '../ratelimit/admit';
 import { acquireLease, releaseLease } from '../kv/lease';
-import { saveCursor } from './checkpoint';
+import { saveCursor, syncBasis } from './checkpoint';
 import { deferralDelay, followUpId, MAX_DEFERRAL_MS, nextDeferral } from './followup';
 import { backoffDelay } from './backoff';
 import { readAhead } from './concurrency';
 import { parkMessage } from './deadletters';
 import type { MessageInfo, SyncDeps } from './deps';
-import { applyStagedDeletes, processPage } from './page';
+import { applyStagedChunks, dropStagedChunks, stageDeletes } from './deletions';
+import { processPage } from './page';
 import { RunTracker } from './runs';
 
 /** The credential version a run used, so an auth failure can tell a stale read from a revoked grant. */
@@ -70,6 +71,7 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
   const log = deps.logger.child({ tenantId: job.tenantId, integrationId: integration.id, runId });
   const used: UsedCredentials = {};
   let acquired = false;
+  let outcome: SyncOutcome;
   try {
     // Inside the try: a Redis failure here takes the same backoff as any other dependency failure.
     acquired = await acquireLease(deps.kv, lease, SYNC_LOCK_TTL_MS);
@@ -78,23 +80,34 @@ export async function runPullSync(deps: SyncDeps, job: SyncJob, message: Message
     const finished = await pullPages(deps, integration, provider, run, lease, used);
     if (finished === 'cancelled') {
       log.info('sync cancelled', { counts: run.counts });
-      return { kind: 'cancelled', runId };
-    }
-    if (!finished) {
+      outcome = { kind: 'cancelled', runId };
+    } else if (!finished) {
       await continueLater(deps, job, run);
       log.info('sync continues in a new invocation (time budget reached)', { counts: run.counts });
       return { kind: 'continued', runId };
+    } else {
+      log.info('sync succeeded', { counts: run.counts });
+      outcome = { kind: 'succeeded', runId };
     }
-    log.info('sync succeeded', { counts: run.counts });
-    return { kind: 'succeeded', runId };
   } catch (error) {
-    return await settleFailure(deps, job, message, integration, run, error, used);
+    outcome = await settleFailure(deps, job, message, integration, run, error, used);
   } finally {
     if (acquired) await releaseLease(deps.kv, lease, SYNC_LOCK_TTL_MS, (e: unknown) => { log.warn('lock release failed; retrying in the background', { error: e }); });
   }
+  const ended = outcome.kind === 'succeeded' || outcome.kind === 'failed' || outcome.kind === 'cancelled';
+  if (ended && run.deleteChunks > 0) {
+    // Housekeeping only: a chunk left behind is never read again (a finished run is not resumed).
+    await dropStagedChunks(deps.repos, job.tenantId, runId, run.deleteChunks).catch((error: unknown) => { log.warn('staged deletion chunks not removed', { error }); });
+  }
+  return outcome;
 }
 
-/** Pages until done (true), the time budget is spent at a page boundary (false), or an admin cancels. */
+/**
+ * Pages until done (true), the time budget is spent at a page boundary
+ * (false), or an admin cancels. Deletions are staged durably and applied only
+ * once the listing is read to its end; until then the integration's cursor
+ * stays before the first of them (sync/deletions.ts explains both).
+ */
 async function pullPages(
   deps: SyncDeps,
   start: Stored<Integration>,
@@ -109,51 +122,68 @@ async function pullPages(
     await run.cancel(deps.now());
     return 'cancelled';
   }
-  await run.enter('authorizing', deps.now());
-  // Refreshed first when the access token is about to expire (single flight across instances).
-  const access = await deps.credentials.getAccessCredentials(start);
-  used.version = access.version;
-  const credentials = provider.credentialsSchema.safeParse(access.credentials);
-  if (!credentials.success) throw new AuthError('Stored credentials are missing or invalid');
-  const config = provider.configSchema.safeParse(start.config);
-  if (!config.success) throw new UnrecoverableError('Integration config is invalid');
-
-  // A full resync ignores the cursor until its first page is stored (records are kept; unchanged ones are not rewritten).
-  let integration = start;
-  const fresh = run.full && run.counts.fetched === 0;
-  await run.enter('fetching', deps.now());
-  // Every page request is admitted by the limiter first; a refusal reschedules the run (a fetch is safe to delay).
-  const scope = { tenantId: integration.tenantId, integrationId: integration.id, provider: integration.provider };
-  const pages = provider.pull({
-    baseUrl: integration.baseUrl,
-    config: config.data,
-    credentials: credentials.data,
-    cursor: fresh ? undefined : integration.cursor,
-    // A wait of up to 2 s is absorbed in process: cheaper than a round trip through the queue.
-    fetch: limitedFetch(deps.fetch, deps.limiter, scope, 'fetch', { maxWaitMs: 2_000 }),
-    onRateLimit: signalRecorder(deps.limiter, scope, (error) => { deps.logger.warn('rate-limit signal not recorded', { error }); }),
-  });
-  // The next page downloads while this one is processed; the cursor still moves only after a page is stored.
-  for await (const page of readAhead(pages)) {
-    await processPage(deps.repos, integration, page.records, run, deps.now);
-    await run.flush(true);
-    integration = await saveCursor(deps.repos, integration, page.cursor, undefined);
+  const basis = syncBasis(start);
+  // A checkpoint taken before an admin changed the provider settings points into other data: start again from the integration's cursor.
+  const resume = run.checkpoint?.basis === basis ? run.checkpoint : undefined;
+  const renewLease = async (): Promise<void> => {
     if (!(await deps.kv.expireIfEquals(lease.key, lease.holder, SYNC_LOCK_TTL_MS))) {
       // The lease lapsed and may be someone else's now: stop here; the checkpoint is safe.
       throw new RetryableError('sync lease lost');
     }
-    if (page.done) break;
-    if (await cancelled()) {
-      await run.cancel(deps.now());
-      return 'cancelled';
-    }
+  };
+  let integration = start;
+  if (resume?.done !== true) {
+    await run.enter('authorizing', deps.now());
+    // Refreshed first when the access token is about to expire (single flight across instances).
+    const access = await deps.credentials.getAccessCredentials(start);
+    used.version = access.version;
+    const credentials = provider.credentialsSchema.safeParse(access.credentials);
+    if (!credentials.success) throw new AuthError('Stored credentials are missing or invalid');
+    const config = provider.configSchema.safeParse(start.config);
+    if (!config.success) throw new UnrecoverableError('Integration config is invalid');
+
     await run.enter('fetching', deps.now());
-    if (Date.now() - began >= deps.timeBudgetMs) return false;
+    // Every page request is admitted by the limiter first; a refusal reschedules the run (a fetch is safe to delay).
+    const scope = { tenantId: integration.tenantId, integrationId: integration.id, provider: integration.provider };
+    const pages = provider.pull({
+      baseUrl: integration.baseUrl,
+      config: config.data,
+      credentials: credentials.data,
+      // The run's own checkpoint first; a full resync ignores the integration's cursor (records are kept; unchanged ones are not rewritten).
+      cursor: resume?.cursor ?? (run.full ? undefined : integration.cursor),
+      // A wait of up to 2 s is absorbed in process: cheaper than a round trip through the queue.
+      fetch: limitedFetch(deps.fetch, deps.limiter, scope, 'fetch', { maxWaitMs: 2_000 }),
+      onRateLimit: signalRecorder(deps.limiter, scope, (error) => { deps.logger.warn('rate-limit signal not recorded', { error }); }),
+    });
+    // The next page downloads while this one is processed; nothing moves until a page is stored.
+    for await (const page of readAhead(pages)) {
+      const staged = await processPage(deps.repos, integration, page.records, run, deps.now);
+      // Chunks first, then the run (checkpoint, counts and chunk count in one write), then the integration's cursor.
+      const chunks = await stageDeletes(deps.repos, { tenantId: integration.tenantId, runId: run.id }, run.deleteChunks, staged);
+      run.advance({ cursor: page.cursor, basis, done: page.done }, chunks);
+      await run.flush(true);
+      // While this run holds no unapplied deletion, the next run may start after this page (so a failure here costs no re-reading).
+      if (!run.holdsDeletes && !page.done) integration = await saveCursor(deps.repos, integration, page.cursor, undefined);
+      await renewLease();
+      if (page.done) break;
+      if (await cancelled()) {
+        await run.cancel(deps.now());
+        return 'cancelled';
+      }
+      await run.enter('fetching', deps.now());
+      if (Date.now() - began >= deps.timeBudgetMs) return false;
+    }
   }
   await run.enter('completing', deps.now());
-  await applyStagedDeletes(deps.repos, integration, run.stagedDeletes, run.id, deps.now());
+  const applied = await applyStagedChunks(deps.repos, integration, run, deps.now, async () => {
+    await renewLease();
+    return Date.now() - began < deps.timeBudgetMs;
+  });
+  if (!applied) return false;
+  // Every deletion this run saw is applied: now the next run may start after its last page.
   // lastSyncAt is when this run *began* looking at the provider: a push waits for a pull begun after its local change.
-  await saveCursor(deps.repos, integration, integration.cursor ?? {}, run.startedAt === undefined ? deps.now() : new Date(run.startedAt));
+  const cursor = run.checkpoint?.basis === basis ? run.checkpoint.cursor : (integration.cursor ?? {});
+  await saveCursor(deps.repos, integration, cursor, run.startedAt === undefined ? deps.now() : new Date(run.startedAt));
   await run.succeed(deps.now());
   return true;
 }

@@ -1,4 +1,4 @@
-import type { InvalidRecordReport, PhaseName, RunCounts, RunTrigger, SyncRun } from '../domain/types';
+import type { InvalidRecordReport, PhaseName, RunCounts, RunTrigger, SyncCheckpoint, SyncRun } from '../domain/types';
 import { emptyCounts, PHASES } from '../domain/types';
 import type { Stored } from '../storage/port';
 import type { Repositories } from '../storage/repositories';
@@ -34,6 +34,14 @@ export function newRun(ids: { tenantId: string; integrationId: string; runId: st
 export class RunTracker {
   private dirty = false;
   private lastWrite = 0;
+  /**
+   * Deletions applied in the chunk in progress, not yet written: they join
+   * `counts.deleted` when the chunk is done (with the progress marker, in one
+   * write) or when the run fails (they happened). A retry of the chunk counts
+   * them again from the records themselves (SyncRecord.deletedBy), so they
+   * are never written before then.
+   */
+  private applying = 0;
 
   private constructor(
     private readonly repos: Repositories,
@@ -72,8 +80,50 @@ export class RunTracker {
     return this.run.full === true;
   }
 
-  get stagedDeletes(): SyncRun['stagedDeletes'] {
+  /** Deletions staged on the run document itself by earlier versions (new runs use chunk documents). */
+  get legacyStagedDeletes(): SyncRun['stagedDeletes'] {
     return this.run.stagedDeletes;
+  }
+
+  get checkpoint(): SyncCheckpoint | undefined {
+    return this.run.checkpoint;
+  }
+
+  get deleteChunks(): number {
+    return this.run.deleteChunks ?? 0;
+  }
+
+  get deleteChunksApplied(): number {
+    return this.run.deleteChunksApplied ?? 0;
+  }
+
+  /** True once the run has seen a deletion it has not applied: the integration's cursor must not move past it. */
+  get holdsDeletes(): boolean {
+    return this.deleteChunks > this.deleteChunksApplied || this.run.stagedDeletes.length > 0;
+  }
+
+  /** A page is stored: where to resume and how many deletion chunks exist now (written by the next forced flush, together). */
+  advance(checkpoint: SyncCheckpoint, deleteChunks: number): void {
+    this.run = { ...this.run, checkpoint, deleteChunks };
+    this.dirty = true;
+  }
+
+  /** One deletion of the chunk in progress is applied (see `applying`). */
+  noteDeleted(): void {
+    this.applying++;
+  }
+
+  /** Deletions done: their count joins `counts`, with the chunks applied so far (and the legacy list cleared) in the same write. */
+  deletesApplied(progress: { chunks?: number; clearLegacy?: boolean } = {}): void {
+    const counts = { ...this.run.counts, deleted: this.run.counts.deleted + this.applying };
+    this.applying = 0;
+    this.run = {
+      ...this.run,
+      counts,
+      ...(progress.chunks === undefined ? {} : { deleteChunksApplied: progress.chunks }),
+      ...(progress.clearLegacy === true ? { stagedDeletes: [] } : {}),
+    };
+    this.dirty = true;
   }
 
   async start(now: Date): Promise<void> {
@@ -95,12 +145,10 @@ export class RunTracker {
     await this.flush(false);
   }
 
-  add(delta: Partial<RunCounts>, invalid: readonly InvalidRecordReport[] = [], deletes: SyncRun['stagedDeletes'] = []): void {
+  add(delta: Partial<RunCounts>, invalid: readonly InvalidRecordReport[] = []): void {
     const counts = { ...this.run.counts };
     for (const [k, v] of Object.entries(delta) as [keyof RunCounts, number][]) counts[k] += v;
-    const seen = new Set(this.run.stagedDeletes.map((d) => `${d.shard}/${d.id}`));
-    const staged = [...this.run.stagedDeletes, ...deletes.filter((d) => !seen.has(`${d.shard}/${d.id}`))];
-    this.run = { ...this.run, counts, invalid: [...this.run.invalid, ...invalid].slice(0, MAX_INVALID_REPORTS), stagedDeletes: staged };
+    this.run = { ...this.run, counts, invalid: [...this.run.invalid, ...invalid].slice(0, MAX_INVALID_REPORTS) };
     this.dirty = true;
   }
 
@@ -109,6 +157,9 @@ export class RunTracker {
   }
 
   async fail(now: Date, error: string): Promise<void> {
+    // A failure while applying deletions: the ones already applied did happen, and this run will not retry them.
+    this.run = { ...this.run, counts: { ...this.run.counts, deleted: this.run.counts.deleted + this.applying } };
+    this.applying = 0;
     await this.end('failed', now, error);
   }
 
@@ -124,7 +175,7 @@ export class RunTracker {
     await this.flush(true);
   }
 
-  /** Write now when forced (page boundaries: counts and staged deletes must be durable before the cursor moves), else throttled. */
+  /** Write now when forced (page boundaries: counts, chunk count and checkpoint are durable together), else throttled. */
   async flush(force: boolean): Promise<void> {
     if (!force && (!this.dirty || Date.now() - this.lastWrite < LIVE_WRITE_INTERVAL_MS)) return;
     const { etag: _etag, ...doc } = this.run;
@@ -134,9 +185,12 @@ export class RunTracker {
     this.lastWrite = Date.now();
   }
 
-  /** Stopped on an admin's request at a page boundary: what was stored stays, staged deletes are dropped. */
+  /**
+   * Stopped on an admin's request at a page boundary: what was stored stays;
+   * the deletions it saw are not applied (counts.deleted stays 0), and the
+   * integration's cursor never moved past them, so the next run reads them again.
+   */
   async cancel(now: Date): Promise<void> {
-    this.run = { ...this.run, stagedDeletes: [] };
     await this.end('cancelled', now, 'cancelled by an admin');
   }
 
