@@ -1,15 +1,15 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { getServices } from '../shared/composition';
-import { scheduleDueSyncs } from '../shared/sync/schedule';
+import { SCHEDULER_TICK_CRON, scheduleDueSyncs } from '../shared/sync/schedule';
 import { timerFunction } from './definitions';
 
-/** Hourly, on the hour (UTC: Flex has no time-zone setting). */
-export const SYNC_SCHEDULE = '0 0 * * * *';
+/** Every 5 minutes (UTC: Flex has no time-zone setting), so any accepted schedule runs within one tick of its time. */
+export const SYNC_SCHEDULE = SCHEDULER_TICK_CRON;
 
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
   const s = await getServices();
   const report = await scheduleDueSyncs(s.scheduleDeps, timer.isPastDue);
-  context.log(`scheduler: ${report.enqueued} of ${report.scanned} integrations enqueued${report.pastDue ? ' (past due)' : ''}`);
+  context.log(`scheduler: ${report.enqueued} enqueued, ${report.scanned} integrations read${report.pastDue ? ' (past due)' : ''}`);
 }
 
 timerFunction('SyncScheduler', { schedule: SYNC_SCHEDULE, handler });

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { CREDENTIAL_KINDS, type StoredCredential } from '../credentials/envelope';
 import { OAUTH_CLIENT_FORMAT, readOAuthClient, writeOAuthClient, type OAuthClientDoc } from '../credentials/oauth-client';
 import { DEFAULT_WEBHOOK_OVERLAP_HOURS, MAX_WEBHOOK_OVERLAP_HOURS, rotationStatus } from '../credentials/policies';
-import { rotateWebhookSecret } from '../credentials/webhook-rotation';
+import { rotateWebhookSecret, webhookSecretSchema } from '../credentials/webhook-rotation';
 import type { CredentialAdminDeps } from '../credentials/wiring';
 import type { Integration } from '../domain/types';
 import { AuthError, InputError } from '../errors';
@@ -41,8 +41,8 @@ const oauthClientBody = z.strictObject({
 });
 
 const rotateBody = z.strictObject({
-  // HMAC keys shorter than this are guessable offline from one signed delivery.
-  secret: z.string().min(16, 'must be at least 16 characters').max(1024),
+  // The same rule as an integration PUT/PATCH's webhookSecret.
+  secret: webhookSecretSchema,
   overlapHours: z.number().int().min(0).max(MAX_WEBHOOK_OVERLAP_HOURS).optional(),
 });
 

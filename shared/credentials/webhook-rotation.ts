@@ -6,6 +6,7 @@
  * The TokenRefresher deletes the previous secret once the window is over.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import type { Integration } from '../domain/types';
 import { InputError } from '../errors';
 import type { Logger } from '../observability/logger';
@@ -16,6 +17,16 @@ import type { SecretCache } from './cache';
 import { rotatedWebhookSecretName } from './envelope';
 import type { SecretStore } from './port';
 import { notifyAbout, type NoticeDeps } from './status';
+
+/**
+ * One rule for every webhook secret an admin sets (integration PUT/PATCH and
+ * rotate): HMAC keys shorter than this are guessable offline from one signed delivery.
+ */
+export const WEBHOOK_SECRET_MIN_LENGTH = 16;
+export const webhookSecretSchema = z
+  .string()
+  .min(WEBHOOK_SECRET_MIN_LENGTH, `must be at least ${WEBHOOK_SECRET_MIN_LENGTH} characters`)
+  .max(1024);
 
 export interface WebhookRotationDeps {
   repos: Repositories;
@@ -46,8 +57,7 @@ export async function rotateWebhookSecret(
   if (!provider?.webhook) throw new InputError(409, `Provider '${current.provider}' receives no webhooks`);
 
   const now = deps.now();
-  const rotationId = `${now.getTime().toString(36)}${randomBytes(4).toString('hex')}`;
-  const name = rotatedWebhookSecretName(current.tenantId, current.id, rotationId);
+  const name = freshSecretName(current, now);
   await deps.secrets.write(name, secret, {
     tags: { tenant: current.tenantId, integration: current.id, provider: current.provider, kind: 'webhook-secret' },
     contentType: 'text/plain',
@@ -80,7 +90,7 @@ export async function rotateWebhookSecret(
     severity: 'info',
     title: `Webhook secret of ${current.provider} integration ${current.id} rotated`,
     detail: until === undefined ? 'A webhook secret was set.' : `The previous secret keeps verifying until ${until}; update the provider's webhook settings before then.`,
-    dedupeKey: `webhook-secret-rotated:${current.tenantId}:${current.id}:${rotationId}`,
+    dedupeKey: `webhook-secret-rotated:${current.tenantId}:${current.id}:${name}`,
   });
   deps.logger.info('webhook secret rotated', { tenantId: current.tenantId, integrationId: current.id, overlapHours, hadPrevious: previous !== undefined });
   return { integration: stored, ...(until === undefined ? {} : { previousValidUntil: until }) };
@@ -107,7 +117,73 @@ export async function retireExpiredWebhookSecret(deps: WebhookRotationDeps, inte
   return true;
 }
 
-async function retireSecret(deps: WebhookRotationDeps, name: string): Promise<void> {
+/** A fresh name for each new secret: a new name is in no instance's cache, so the secret verifies at once everywhere. */
+function freshSecretName(ids: { tenantId: string; id: string }, now: Date): string {
+  return rotatedWebhookSecretName(ids.tenantId, ids.id, `${now.getTime().toString(36)}${randomBytes(4).toString('hex')}`);
+}
+
+type SecretFields = Pick<Integration, 'webhookSecretName' | 'previousWebhookSecretName' | 'previousWebhookSecretUntil'>;
+
+/** The webhook secret fields of an integration document, as they are. */
+export function webhookSecretFields(integration: Integration | undefined): SecretFields {
+  if (!integration) return {};
+  const { webhookSecretName: current, previousWebhookSecretName: previous, previousWebhookSecretUntil: until } = integration;
+  return {
+    ...(current === undefined ? {} : { webhookSecretName: current }),
+    ...(previous === undefined ? {} : { previousWebhookSecretName: previous }),
+    ...(until === undefined ? {} : { previousWebhookSecretUntil: until }),
+  };
+}
+
+export interface StagedWebhookSecret {
+  /** The integration's secret fields with the new secret in place. */
+  fields: SecretFields;
+  /** Written for this change: delete it if the integration write fails. */
+  written?: string;
+  /** Referenced no more once the integration is written: delete them then. */
+  replaced: string[];
+}
+
+/**
+ * A webhook secret set by an integration PUT or PATCH. It becomes current at
+ * once, under a fresh name. A rotation's overlap in progress is kept: the
+ * rotated-out secret still verifies until its window ends. The secret it
+ * replaces stops verifying (the rotate route is the way to switch with an
+ * overlap). The same secret again changes nothing.
+ */
+export async function stageWebhookSecret(
+  deps: { secrets: SecretCache; now: () => Date },
+  ids: { tenantId: string; id: string; provider: string },
+  existing: Integration | undefined,
+  secret: string,
+): Promise<StagedWebhookSecret> {
+  const kept = webhookSecretFields(existing);
+  if (kept.webhookSecretName !== undefined && (await deps.secrets.get(kept.webhookSecretName))?.value === secret) return { fields: kept, replaced: [] };
+  const now = deps.now();
+  const name = freshSecretName(ids, now);
+  await deps.secrets.write(name, secret, {
+    tags: { tenant: ids.tenantId, integration: ids.id, provider: ids.provider, kind: 'webhook-secret' },
+    contentType: 'text/plain',
+  });
+  const { webhookSecretName: current, previousWebhookSecretName: previous, previousWebhookSecretUntil: until } = kept;
+  const overlapping = previous !== undefined && until !== undefined && Date.parse(until) > now.getTime();
+  const fields: SecretFields = { webhookSecretName: name, ...(overlapping ? { previousWebhookSecretName: previous, previousWebhookSecretUntil: until } : {}) };
+  const replaced = [current, overlapping ? undefined : previous].filter((n): n is string => n !== undefined && n !== fields.previousWebhookSecretName);
+  return { fields, written: name, replaced: [...new Set(replaced)] };
+}
+
+/** Delete secrets nothing references any more; never throws (an unreferenced secret is harmless if it lingers). */
+export interface RetireDeps {
+  store: Pick<SecretStore, 'delete'>;
+  secrets: Pick<SecretCache, 'invalidate'>;
+  logger: Logger;
+}
+
+export async function retireWebhookSecrets(deps: RetireDeps, names: readonly string[]): Promise<void> {
+  for (const name of names) await retireSecret(deps, name);
+}
+
+async function retireSecret(deps: RetireDeps, name: string): Promise<void> {
   try {
     await deps.store.delete(name);
     deps.secrets.invalidate(name);

@@ -1,6 +1,6 @@
 import { QUEUES } from '../../shared/messaging/names';
 import { EmbeddedQueue } from '../../shared/messaging/embedded';
-import { dueSlot, scheduleDueSyncs } from '../../shared/sync/schedule';
+import { dueSlot, nextDueAt, scheduleDueSyncs } from '../../shared/sync/schedule';
 import { fakeIntegration, fakeServices } from '../helpers/engine';
 import { dataset } from '../helpers/fake-provider';
 import type { TestServices } from '../helpers/services';
@@ -30,7 +30,9 @@ test('cron schedules: a past-due fire after an outage enqueues one catch-up job 
   dataset('cron', []);
   await fakeIntegration(t, 'cr', 'cron', { schedule: { cron: '0 */15 * * * *' } });
   const integration = (await t.services.repos.getIntegration('acme', 'cr'))!;
-  await t.services.repos.putIntegration({ ...integration, lastScheduledSlot: 'c:2026-03-01T06:00:00.000Z' });
+  // As the scheduler itself would have left it after enqueuing the 06:00 occurrence (its index moved on too).
+  const recorded = { ...integration, lastScheduledSlot: 'c:2026-03-01T06:00:00.000Z' };
+  await t.services.repos.putIntegration({ ...recorded, nextDueAt: nextDueAt(recorded, new Date('2026-03-01T06:00:00.000Z')) });
   const now = new Date('2026-03-01T10:07:00.000Z');
   const report = await scheduleDueSyncs({ ...t.services.scheduleDeps, now: () => now }, true);
   expect(report).toMatchObject({ enqueued: 1, pastDue: true, slots: { cr: 'c:2026-03-01T10:00:00.000Z' } });
