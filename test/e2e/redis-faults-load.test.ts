@@ -22,6 +22,7 @@ import { apiRequest, seedGithubIntegration, type GithubSeed } from '../helpers/a
 import { records } from '../helpers/engine';
 import { PrivateRedis } from '../helpers/private-redis';
 import { embeddedServices, type TestServices } from '../helpers/services';
+import { until } from '../helpers/until';
 
 const OWNER = 'octo';
 const REPO = 'hello';
@@ -37,16 +38,6 @@ let host: LocalHost;
 let seed: GithubSeed;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 type RunView = { id: string; status: string; error: string | null };
 async function runs(): Promise<RunView[]> {

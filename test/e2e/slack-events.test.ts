@@ -14,6 +14,7 @@ import { putTenant } from '../../shared/api/tenants';
 import { setServices } from '../../shared/composition';
 import { apiRequest } from '../helpers/api';
 import { embeddedServices, type TestServices } from '../helpers/services';
+import { until } from '../helpers/until';
 
 let t: TestServices;
 let slack: SlackSandbox;
@@ -53,19 +54,9 @@ async function records() {
   return (await t.services.repos.listRecords('acme', { integrationId: 'sl1' }, 100)).items;
 }
 
-async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 test('an edit and a deletion delivered as events update and soft-delete the synced messages', async () => {
   await postSync(t.services.adminDeps, apiRequest({ method: 'POST', params: { tenantId: 'acme', integrationId: 'sl1' } }));
-  const synced = await until(async () => {
+  const synced = await until('the first sync', async () => {
     const all = await records();
     return all.length === 12 ? all : undefined;
   });
@@ -75,9 +66,9 @@ test('an edit and a deletion delivered as events update and soft-delete the sync
   slack.deleteMessage(CHANNEL, second ?? '');
   await slack.eventsSettled();
 
-  const edited = await until(async () => (await records()).find((r) => JSON.stringify(r.data).includes('edited in Slack')));
+  const edited = await until('the edit to land', async () => (await records()).find((r) => JSON.stringify(r.data).includes('edited in Slack')));
   expect(edited.deleted).toBe(false);
-  const deleted = await until(async () => (await records()).find((r) => r.deleted));
+  const deleted = await until('the deletion to land', async () => (await records()).find((r) => r.deleted));
   expect(JSON.stringify(deleted.data)).toContain(second);
   expect((await records()).filter((r) => !r.deleted)).toHaveLength(11);
   const runs = await t.services.repos.listRuns('acme', 'sl1', 20);

@@ -20,6 +20,7 @@ import { fakeIntegration, records } from '../helpers/engine';
 import { dataset, item, registryWithFake } from '../helpers/fake-provider';
 import { PrivateRedis } from '../helpers/private-redis';
 import { embeddedServices, type TestServices } from '../helpers/services';
+import { until } from '../helpers/until';
 
 let redis: PrivateRedis;
 let t: TestServices;
@@ -41,16 +42,6 @@ afterAll(async () => {
   setServices(undefined);
   await redis.kill();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 type RunView = { id: string; status: string; error: string | null; trigger: string };
 async function runs(integrationId: string): Promise<RunView[]> {

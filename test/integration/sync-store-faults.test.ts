@@ -18,6 +18,7 @@ import { fakeIntegration, pullJob, records } from '../helpers/engine';
 import { dataset, item, registryWithFake } from '../helpers/fake-provider';
 import { relayedCosmos } from '../helpers/relayed-cosmos';
 import { embeddedServices, type TestServices } from '../helpers/services';
+import { until } from '../helpers/until';
 
 let offset = 0;
 const queue = new EmbeddedQueue({ now: () => Date.now() + offset });
@@ -40,16 +41,6 @@ afterAll(async () => {
   setServices(undefined);
   await cosmos.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test('a sync job taken while the store is down is retried with backoff, not dead-lettered by the host, and completes once the store is back', async () => {
   await cosmos.stop();
