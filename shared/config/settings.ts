@@ -40,7 +40,8 @@ export const settingsSchema = z
       .optional(),
     WEBHOOK_MAX_BODY_BYTES: intFromEnv(1024 * 1024, 1024, 25 * 1024 * 1024),
     WEBHOOK_COALESCE_SECONDS: intFromEnv(5, 0, 300),
-    SYNC_DEFAULT_SCHEDULE_MINUTES: intFromEnv(60, 1, 7 * 24 * 60),
+    // No finer than SyncScheduler's 5-minute tick (SCHEDULER_TICK_MINUTES): a finer default could not run on time.
+    SYNC_DEFAULT_SCHEDULE_MINUTES: intFromEnv(60, 5, 7 * 24 * 60),
     // A run stops at a page boundary after this long and queues its continuation (Flex's default timeout is 30 min).
     SYNC_TIME_BUDGET_SECONDS: intFromEnv(600, 1, 3600),
     // 0 picks a free port (tests).

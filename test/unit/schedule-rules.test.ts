@@ -1,4 +1,5 @@
 import { SYNC_SCHEDULE } from '../../functions/SyncScheduler';
+import { loadSettings } from '../../shared/config/settings';
 import { parseNcrontab } from '../../shared/sync/ncrontab';
 import { SCHEDULER_TICK_CRON, SCHEDULER_TICK_MINUTES } from '../../shared/sync/schedule';
 import { checkCronSchedule, minimumGapSeconds } from '../../shared/sync/schedule-rules';
@@ -34,4 +35,9 @@ test('a cron refused for its gap names the minimum; an unparseable one says why'
   expect(() => { checkCronSchedule('0 */4 * * * *'); }).toThrow('schedule.cron: occurrences can be 4 minutes apart; the minimum is 5 minutes');
   expect(() => { checkCronSchedule('0 0 * * *'); }).toThrow(/schedule\.cron: Invalid NCRONTAB expression "0 0 \* \* \*": expected 6 fields/);
   expect(() => { checkCronSchedule('0 */5 * * * *'); }).not.toThrow();
+});
+
+test('the default schedule setting is held to the same minimum', () => {
+  expect(() => loadSettings({ SYNC_DEFAULT_SCHEDULE_MINUTES: String(SCHEDULER_TICK_MINUTES - 1) })).toThrow(/SYNC_DEFAULT_SCHEDULE_MINUTES/);
+  expect(loadSettings({ SYNC_DEFAULT_SCHEDULE_MINUTES: String(SCHEDULER_TICK_MINUTES) }).SYNC_DEFAULT_SCHEDULE_MINUTES).toBe(SCHEDULER_TICK_MINUTES);
 });
