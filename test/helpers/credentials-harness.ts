@@ -21,6 +21,8 @@ import type { Integration } from '../../shared/domain/types';
 import { createRedisClient, ensureRedisReady, RedisKeyValueStore } from '../../shared/kv/redis';
 import { InMemoryNotificationSink } from '../../shared/notifications/memory';
 import { createLogger, type LogFields, type LogLevel } from '../../shared/observability/logger';
+import { egressPolicy } from '../../shared/http/egress-policy';
+import { guardProviders } from '../../shared/http/egress-providers';
 import type { ProviderDefinition } from '../../shared/providers/types';
 import { InMemoryDocumentStore } from '../../shared/storage/memory';
 import type { Stored } from '../../shared/storage/port';
@@ -94,7 +96,8 @@ export async function credentialsHarness(o: HarnessOptions = {}): Promise<Harnes
     store,
     kv,
     repos,
-    providers: fakeRegistry(provider),
+    // As the composition root does: the registry carries the egress policy (loopback open for the test servers).
+    providers: guardProviders(fakeRegistry(provider), egressPolicy('sandbox')),
     logger,
     fetch,
     now: o.now ?? (() => new Date()),
