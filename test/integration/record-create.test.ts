@@ -91,20 +91,20 @@ describe('the route', () => {
   });
 
   test.each([
-    ['no key', { key: null }, 401],
-    ['a wrong key', { key: 'not-the-admin-key-000000' }, 401],
-    ['another tenant\'s integration id', { body: { integrationId: 'gh-other', entityType: 'issue', data: { title: 'x' } } }, 404],
-    ['an unknown tenant', { tenantId: 'nobody' }, 404],
-    ['malformed JSON', { rawBody: '{"integrationId": "gh-acme", ' }, 400],
-    ['an over-deep body', { rawBody: `{"integrationId":"gh-acme","entityType":"issue","data":{"x":${'['.repeat(100)}${']'.repeat(100)}}}` }, 400],
-    ['an oversized body', { rawBody: JSON.stringify({ integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x', body: 'y'.repeat(300 * 1024) } }) }, 413],
-    ['a __proto__ key', { rawBody: '{"integrationId":"gh-acme","entityType":"issue","data":{"title":"x","__proto__":{"a":1}}}' }, 400],
-    ['an unknown field', { body: { integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x' }, op: 'delete' } }, 400],
-    ['no data', { body: { integrationId: 'gh-acme', entityType: 'issue', data: {} } }, 400],
-    ['an entity type the provider cannot create', { body: { integrationId: 'gh-acme', entityType: 'pull_request', data: { title: 'x' } } }, 400],
-    ['a field the provider cannot write', { body: { integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x', user: 'mallory' } } }, 400],
-    ['a malformed Idempotency-Key', { headers: { 'idempotency-key': 'a b/c' } }, 400],
-  ])('%s: %d, and nothing is queued', async (_what, o: { key?: string | null; body?: unknown; rawBody?: string; tenantId?: string; headers?: Record<string, string> }, status) => {
+    ['no key', 401, { key: null }],
+    ['a wrong key', 401, { key: 'not-the-admin-key-000000' }],
+    ['another tenant\'s integration id', 404, { body: { integrationId: 'gh-other', entityType: 'issue', data: { title: 'x' } } }],
+    ['an unknown tenant', 404, { tenantId: 'nobody' }],
+    ['malformed JSON', 400, { rawBody: '{"integrationId": "gh-acme", ' }],
+    ['an over-deep body', 400, { rawBody: `{"integrationId":"gh-acme","entityType":"issue","data":{"x":${'['.repeat(100)}${']'.repeat(100)}}}` }],
+    ['an oversized body', 413, { rawBody: JSON.stringify({ integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x', body: 'y'.repeat(300 * 1024) } }) }],
+    ['a __proto__ key', 400, { rawBody: '{"integrationId":"gh-acme","entityType":"issue","data":{"title":"x","__proto__":{"a":1}}}' }],
+    ['an unknown field', 400, { body: { integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x' }, op: 'delete' } }],
+    ['no data', 400, { body: { integrationId: 'gh-acme', entityType: 'issue', data: {} } }],
+    ['an entity type the provider cannot create', 400, { body: { integrationId: 'gh-acme', entityType: 'pull_request', data: { title: 'x' } } }],
+    ['a field the provider cannot write', 400, { body: { integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x', user: 'mallory' } } }],
+    ['a malformed Idempotency-Key', 400, { headers: { 'idempotency-key': 'a b/c' } }],
+  ])('%s: %d, and nothing is queued', async (_what, status, o: { key?: string | null; body?: unknown; rawBody?: string; tenantId?: string; headers?: Record<string, string> }) => {
     const s = await services();
     const res = await post(s, o.body ?? { integrationId: 'gh-acme', entityType: 'issue', data: { title: 'x' } }, o);
     expect(res.status).toBe(status);
@@ -150,7 +150,7 @@ describe('exactly one provider object', () => {
         return response;
       };
       // The record cannot be written: the guard queues the retry (the queue is up), with the backoff.
-      expect(await worker(s, { ...s.services.outboundDeps, fetch: cutAfterCreate }, key)).toBe('guard:rescheduled');
+      expect(await worker(s, { ...s.services.outboundDeps, fetch: cutAfterCreate }, key)).toMatch(/rescheduled$/);
       expect(titled('Store went down')).toHaveLength(1);
       await cosmos.resume();
       expect(await worker(s, s.services.outboundDeps, `${key}:retry:1`)).toBe('pushed');
@@ -176,7 +176,7 @@ describe('exactly one provider object', () => {
         if (init?.method === 'POST') redis.pause();
         return response;
       };
-      expect(await worker(s, { ...s.services.outboundDeps, fetch: pauseAfterCreate }, key)).toBe('guard:rescheduled');
+      expect(await worker(s, { ...s.services.outboundDeps, fetch: pauseAfterCreate }, key)).toMatch(/rescheduled$/);
       redis.resume();
       // A timed-out SET may still land once Redis runs again (then the retry is a duplicate), or not (then GitHub's marker finds the issue).
       expect(['pushed', 'duplicate']).toContain(await worker(s, s.services.outboundDeps, `${key}:retry:1`));
@@ -200,7 +200,7 @@ describe('exactly one provider object', () => {
         if (init?.method === 'POST') await redis.kill();
         return response;
       };
-      expect(await worker(s, { ...s.services.outboundDeps, fetch: killAfterCreate }, key)).toBe('guard:rescheduled');
+      expect(await worker(s, { ...s.services.outboundDeps, fetch: killAfterCreate }, key)).toMatch(/rescheduled$/);
       await redis.restart(); // empty: the done mark never existed
       let outcome = '';
       for (let attempt = 1; attempt <= 3 && !['pushed', 'duplicate'].includes(outcome); attempt++) {
