@@ -3,6 +3,7 @@
  * table of each figure against its target and merges them into bench/results.json.
  */
 import { report, type Figure } from './results';
+import { benchPush } from './push';
 import { benchRatelimit } from './ratelimit';
 import { benchSync } from './sync';
 import { benchWebhook } from './webhook';
@@ -11,6 +12,7 @@ const PARTS: Record<string, () => Promise<Figure[]>> = {
   webhook: benchWebhook,
   sync: benchSync,
   ratelimit: benchRatelimit,
+  push: benchPush,
 };
 
 async function main(): Promise<void> {

@@ -155,12 +155,17 @@ async function push(
   if (!provider.push) throw new UnrecoverableError('push not supported');
   // A write refused by the limiter is not sent: RateLimitedError defers it with its idempotency key.
   const scope = { tenantId: integration.tenantId, integrationId: integration.id, provider: integration.provider };
+  const write = limitedFetch(deps.fetch, deps.limiter, scope, job.op);
+  // A push's reads (the re-read before a conditional write, a read-back) count as fetches: write budgets
+  // (GitHub's ~80 content-creating requests a minute) are for writes.
+  const read = limitedFetch(deps.fetch, deps.limiter, scope, 'fetch');
+  const fetchByMethod: typeof fetch = (input, init) => ((init?.method ?? 'GET').toUpperCase() === 'GET' ? read(input, init) : write(input, init));
   return provider.push.apply(
     {
       baseUrl: integration.baseUrl,
       config: config.data,
       credentials: credentials.data,
-      fetch: limitedFetch(deps.fetch, deps.limiter, scope, job.op),
+      fetch: fetchByMethod,
       onRateLimit: signalRecorder(deps.limiter, scope),
     },
     operation,

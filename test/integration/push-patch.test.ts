@@ -173,3 +173,15 @@ test('a GitHub push stores the issue\'s version (updated_at) as pushedVersion, a
   expect(next.updated).toBe(0);
   expect(next.unchanged).toBeGreaterThan(0);
 });
+
+test('the re-read before a write counts against the fetch budget, not the write budget: one update a minute is one push a minute', async () => {
+  await integration({ limits: { perMinute: 100, operations: { update: 1 } } });
+  const one = await issueRecord(1);
+  expect(await deliver(await edit(one.id, { title: 'Within the budget' }))).toMatchObject({ kind: 'pushed' });
+  expect(gh.getIssue('octo', 'hello', 1)?.title).toBe('Within the budget');
+  // The minute's one update is spent: the next push waits (a deferral) instead of failing.
+  const two = await issueRecord(2);
+  const key = await edit(two.id, { title: 'Over the budget' });
+  expect(await deliver(key)).toMatchObject({ kind: 'rescheduled' });
+  expect(t.queue.peek(QUEUES.syncOutbound).find((m) => m.messageId === `${key}:defer:1`)?.body).toMatchObject({ deferrals: 1 });
+});
