@@ -202,6 +202,15 @@ describe('exactly one provider object', () => {
       };
       expect(await worker(s, { ...s.services.outboundDeps, fetch: killAfterCreate }, key)).toMatch(/rescheduled$/);
       await redis.restart(); // empty: the done mark never existed
+      // The client reconnects on its own schedule: wait until it answers, as a retry 30 s later would find it.
+      for (let i = 0; i < 200; i++) {
+        try {
+          await s.services.adapters.kv.get('probe');
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       let outcome = '';
       for (let attempt = 1; attempt <= 3 && !['pushed', 'duplicate'].includes(outcome); attempt++) {
         outcome = await worker(s, s.services.outboundDeps, `${key}:retry:${attempt}`);
