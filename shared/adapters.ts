@@ -45,7 +45,10 @@ export async function buildAdapters(settings: Settings, overrides: Partial<Adapt
   let kv = overrides.kv;
   if (!kv && settings.REDIS_URL !== undefined) {
     const { RedisKeyValueStore, createRedisClient } = await import('./kv/redis');
-    kv = new RedisKeyValueStore(createRedisClient(settings.REDIS_URL), settings.REDIS_KEY_PREFIX);
+    const { redisTokenAuthFor } = await import('./kv/entra-auth');
+    // REDIS_AUTH=entra (Azure Managed Redis): the same token source as the rate limiter's client.
+    const tokenAuth = redisTokenAuthFor(settings);
+    kv = new RedisKeyValueStore(createRedisClient(settings.REDIS_URL, tokenAuth ? { tokenAuth } : {}), settings.REDIS_KEY_PREFIX);
     profile.kv = 'redis';
   }
 

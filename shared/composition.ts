@@ -22,6 +22,7 @@ import { buildRateLimiting, type RateLimiting } from './ratelimit/factory';
 import type { NotificationSink } from './notifications/port';
 import type { WebhookDeps } from './webhooks/receive';
 import { buildAdapters } from './adapters';
+import { redisTokenAuthFor, type RedisTokenAuth } from './kv/entra-auth';
 import { egressPolicy } from './http/egress-policy';
 import { guardProviders } from './http/egress-providers';
 import { createEgressTransport } from './http/egress-transport';
@@ -91,6 +92,8 @@ export async function buildServices(settings: Settings, overrides: ServiceOverri
     buildRateLimiting({
       // Redis configured (and not replaced by a test double) → the Redis limiter; otherwise in-memory.
       ...(settings.REDIS_URL === undefined || overrides.adapters?.kv !== undefined ? {} : { redisUrl: settings.REDIS_URL }),
+      // REDIS_AUTH=entra: the token source the key-value store's client shares (undefined otherwise).
+      ...redisTokenAuthOption(settings, logger),
       keyPrefix: `${settings.REDIS_KEY_PREFIX}rl:`,
       logger,
     });
@@ -166,4 +169,11 @@ export function getServices(): Promise<Services> {
 /** The local host and tests install services they built themselves. */
 export function setServices(services: Services | undefined): void {
   current = services === undefined ? undefined : Promise.resolve(services);
+}
+
+function redisTokenAuthOption(settings: Settings, logger: Logger): { redisTokenAuth?: RedisTokenAuth } {
+  const auth = redisTokenAuthFor(settings, (e) => {
+    logger.warn('Redis Entra auth', { error: e.message });
+  });
+  return auth === undefined ? {} : { redisTokenAuth: auth };
 }

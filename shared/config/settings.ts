@@ -19,6 +19,12 @@ export const settingsSchema = z
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
     REDIS_KEY_PREFIX: z.string().min(1).max(64).default('castiel:'),
+    // `entra`: Azure Managed Redis with Entra ID auth. REDIS_URL is rediss://<host>:10000 with no password; the app's
+    // managed identity (MANAGED_IDENTITY_CLIENT_ID) gets tokens for https://redis.azure.com/.default and renews them on
+    // the live connections (shared/kv/entra-auth.ts). `none`: the URL says it all (local redis://).
+    REDIS_AUTH: z.enum(['none', 'entra']).default('none'),
+    // The Redis username under Entra auth: the identity's object (principal) id. Unset: the token's `oid` claim.
+    REDIS_ENTRA_USERNAME: z.string().min(1).max(128).optional(),
     COSMOS_ENDPOINT: optionalUrl,
     COSMOS_DATABASE: z.string().min(1).max(255).default('castiel'),
     COSMOS_KEY: z.string().min(1).optional(),
@@ -59,6 +65,15 @@ export const settingsSchema = z
     for (const [key, value] of Object.entries(s)) {
       if (typeof value === 'string' && value.startsWith('@Microsoft.KeyVault(')) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'is an unresolved Key Vault reference (check the app identity can read the secret)' });
+      }
+    }
+    if (s.REDIS_AUTH === 'entra') {
+      // Entra tokens are accepted over TLS only, and the token is the password: the URL must carry none.
+      const url = s.REDIS_URL !== undefined && URL.canParse(s.REDIS_URL) ? new URL(s.REDIS_URL) : undefined;
+      if (url?.protocol !== 'rediss:') {
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must be a rediss:// URL when REDIS_AUTH is entra' });
+      } else if (url.username !== '' || url.password !== '') {
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must not carry a user or password when REDIS_AUTH is entra (the token is the password)' });
       }
     }
     if (s.ServiceBusConnection__fullyQualifiedNamespace === undefined) return;

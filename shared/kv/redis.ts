@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { newRedisClient, type RedisTokenAuth } from './entra-auth';
 import type { KeyValueStore } from './port';
 import { closeRedisClient, runScript } from './redis-script';
 import { checkTtl } from './ttl';
@@ -215,6 +216,8 @@ export interface RedisClientOptions {
   commandTimeoutMs?: number;
   /** Connection-level errors (each failing command rejects on its own too). */
   onError?: (error: Error) => void;
+  /** Entra ID auth (Azure Managed Redis): every connection authenticates with the current token. */
+  tokenAuth?: RedisTokenAuth;
 }
 
 /**
@@ -224,13 +227,17 @@ export interface RedisClientOptions {
  * connects until the first command (Functions app load must stay cheap).
  */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    connectTimeout: options.connectTimeoutMs ?? 1000,
-    commandTimeout: options.commandTimeoutMs ?? 1000,
-    maxRetriesPerRequest: 1,
-  });
+  const client = newRedisClient(
+    url,
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      connectTimeout: options.connectTimeoutMs ?? 1000,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      maxRetriesPerRequest: 1,
+    },
+    options.tokenAuth,
+  );
   // Without a listener ioredis prints "Unhandled error event" for every
   // reconnect attempt; callers still see each failure as a rejected command.
   client.on('error', options.onError ?? (() => undefined));

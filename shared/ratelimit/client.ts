@@ -1,4 +1,5 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { newRedisClient, type RedisTokenAuth } from '../kv/entra-auth';
 
 /** Redis cannot be asked right now (not connected, reconnecting, closed). */
 export class RateLimiterUnavailableError extends Error {
@@ -37,6 +38,8 @@ export interface RateLimitClientOptions {
    * callers and slower at p99 (bench/ratelimit.ts measures both).
    */
   autoPipelining?: boolean;
+  /** Entra ID auth (Azure Managed Redis): every connection authenticates with the current token. */
+  tokenAuth?: RedisTokenAuth;
 }
 
 /**
@@ -53,16 +56,20 @@ export interface RateLimitClientOptions {
  * Nothing connects until the first check (Functions app load must stay cheap).
  */
 export function createRateLimitRedisClient(url: string, options: RateLimitClientOptions = {}): Redis {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    connectTimeout: 1_000,
-    commandTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-    enableAutoPipelining: options.autoPipelining ?? false,
-  });
+  const client = newRedisClient(
+    url,
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: 1_000,
+      commandTimeout: 2_000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+      enableAutoPipelining: options.autoPipelining ?? false,
+    },
+    options.tokenAuth,
+  );
   // Without a listener ioredis prints "Unhandled error event" for every reconnect attempt.
   client.on('error', options.onError ?? (() => undefined));
   return client;

@@ -7,6 +7,7 @@ import type { HealthCheck } from '../api/health';
 import type { Logger } from '../observability/logger';
 import type { AdaptiveOptions } from './adaptive';
 import { AlertingRateLimiter } from './alerts';
+import type { RedisTokenAuth } from '../kv/entra-auth';
 import { createRateLimitRedisClient } from './client';
 import { InMemoryLimitsStore, InMemoryRateLimiter } from './memory';
 import { RedisRateLimiter, type RateLimitRedisClient } from './redis';
@@ -28,6 +29,8 @@ export interface RateLimiting {
 export interface RateLimitingOptions {
   /** Redis URL; absent → the in-memory limiter (embedded profile). */
   redisUrl?: string;
+  /** Entra ID auth for the client built from `redisUrl` (Azure Managed Redis). */
+  redisTokenAuth?: RedisTokenAuth;
   /** A client to use instead of one built from `redisUrl` (tests). */
   client?: RateLimitRedisClient & LimitsRedisClient;
   keyPrefix?: string;
@@ -58,7 +61,7 @@ export function buildRateLimiting(options: RateLimitingOptions): RateLimiting {
       ...(options.alertDebounceMs === undefined ? {} : { debounceMs: options.alertDebounceMs }),
     });
 
-  const client = options.client ?? (options.redisUrl === undefined ? undefined : createRateLimitRedisClient(options.redisUrl));
+  const client = options.client ?? (options.redisUrl === undefined ? undefined : createRateLimitRedisClient(options.redisUrl, options.redisTokenAuth ? { tokenAuth: options.redisTokenAuth } : {}));
   if (!client) {
     const limits = new InMemoryLimitsStore();
     const limiter = alerting(new InMemoryRateLimiter({ limits, ...shape }));
