@@ -1,10 +1,12 @@
 // Castiel Sync: every Azure resource the code names.
 //
+//   azd up                      (azure.yaml; parameters from infra/main.parameters.json and the azd environment)
 //   az deployment group create -g <rg> -f infra/main.bicep \
-//     -p infra/main.parameters.json -p adminApiKey=<secret> -p oauthStateKey=<base64 of 32 random bytes>
+//     -p environmentName=prod adminApiKey=<secret> oauthStateKey=<base64 of 32 random bytes>
 //
-// Names the code depends on (queues, containers, app settings) are checked
-// against shared/ by test/unit/names.test.ts. See infra/README.md.
+// `npm run infra:build` compiles this into infra/main.json (committed); test/unit/names.test.ts and
+// test/unit/azd.test.ts check the names the code depends on (queues, containers, app settings) and what
+// azd reads against that JSON. See infra/README.md.
 
 targetScope = 'resourceGroup'
 
@@ -13,7 +15,12 @@ targetScope = 'resourceGroup'
 @maxLength(12)
 param environmentName string
 
-@description('Region for every resource; it must offer the Flex Consumption plan.')
+@description('Region for every resource; it must offer the Flex Consumption plan and Azure Managed Redis.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string = resourceGroup().location
 
 @description('Admin API key (at least 32 characters). Stored in Key Vault; the app reads it through a Key Vault reference. A new value rotates it.')
@@ -48,12 +55,16 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
-@description('Azure Cache for Redis SKU.')
-param redisSku object = {
-  name: 'Standard'
-  family: 'C'
-  capacity: 1
-}
+@description('Flex Consumption: always-ready instances for the HTTP group (webhooks must be answered within seconds; 0 = scale from zero).')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyHttpInstances int = 1
+
+@description('Azure Managed Redis SKU (Balanced_B0 is the smallest).')
+param redisSkuName string = 'Balanced_B0'
+
+@description('Azure Managed Redis high availability (a replica and an SLA; off halves the price).')
+param redisHighAvailability bool = true
 
 @description('Extra tags for every resource.')
 param tags object = {}
@@ -147,15 +158,17 @@ module redis 'modules/redis.bicep' = {
     location: location
     tags: allTags
     name: names.redis
-    sku: redisSku
-    keyVaultName: keyVault.outputs.name
+    principalId: identity.properties.principalId
+    skuName: redisSkuName
+    highAvailability: redisHighAvailability
   }
 }
 
 // Every app setting. The keys the code reads are those of settingsSchema in
 // shared/config/settings.ts (test/unit/names.test.ts holds the two together);
 // the rest are read by the Functions host. No secret appears in plain text:
-// REDIS_URL and ADMIN_API_KEY are Key Vault references. AZURE_CLIENT_ID is
+// ADMIN_API_KEY and OAUTH_STATE_KEY are Key Vault references, and Redis has no
+// secret at all (Entra ID auth with the identity). AZURE_CLIENT_ID is
 // deliberately not set (it would change DefaultAzureCredential globally); code
 // takes MANAGED_IDENTITY_CLIENT_ID instead. PORT, SANDBOX, LOCAL_* and
 // COSMOS_KEY are local-only and stay unset here.
@@ -179,7 +192,11 @@ var appSettings = {
   COSMOS_ENDPOINT: cosmos.outputs.endpoint
   COSMOS_DATABASE: cosmos.outputs.databaseName
   KEY_VAULT_URL: keyVault.outputs.uri
-  REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redis.outputs.redisUrlSecretUri})'
+  // Azure Managed Redis: TLS on port 10000, no password in the URL; the app authenticates with a token
+  // for its identity, whose object id is the Redis username (shared/kv/entra-auth.ts).
+  REDIS_URL: 'rediss://${redis.outputs.hostName}:${redis.outputs.port}'
+  REDIS_AUTH: 'entra'
+  REDIS_ENTRA_USERNAME: identity.properties.principalId
   REDIS_KEY_PREFIX: 'castiel:'
   ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.adminApiKeySecretUri})'
   OAUTH_STATE_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.oauthStateKeySecretUri})'
@@ -206,14 +223,24 @@ module functionApp 'modules/functionapp.bicep' = {
     appSettings: appSettings
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    serviceName: 'api'
   }
 }
 
-output functionAppName string = functionApp.outputs.name
-output functionAppUrl string = 'https://${functionApp.outputs.defaultHostName}'
-output identityClientId string = identity.properties.clientId
-output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
-output cosmosEndpoint string = cosmos.outputs.endpoint
-output keyVaultName string = keyVault.outputs.name
-output keyVaultUri string = keyVault.outputs.uri
-output redisHostName string = redis.outputs.hostName
+// Outputs in azd's style: azd stores each in the environment's .env (AZURE_LOCATION, AZURE_TENANT_ID and
+// SERVICE_<NAME>_* are the names its templates use); `az deployment group show --query properties.outputs`
+// reads the same.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
+output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
+output COSMOS_ENDPOINT string = cosmos.outputs.endpoint
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
+output REDIS_HOST_NAME string = redis.outputs.hostName

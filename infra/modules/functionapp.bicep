@@ -31,6 +31,14 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Always-ready instances for the HTTP group (webhooks, management API). Webhook senders give up quickly (Slack after 3 s), longer than a cold start can take; 0 saves the baseline charge.')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyHttpInstances int = 1
+
+@description('azd service name (azure.yaml services key): azd deploys the package to the site tagged azd-service-name with it.')
+param serviceName string = 'api'
+
 var runtimeName = 'node'
 var runtimeVersion = '22'
 
@@ -51,7 +59,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: tags
+  tags: union(tags, { 'azd-service-name': serviceName })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -62,7 +70,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    // Key Vault references (REDIS_URL, ADMIN_API_KEY) resolve with this identity.
+    // Key Vault references (ADMIN_API_KEY, OAUTH_STATE_KEY) resolve with this identity.
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
@@ -81,6 +89,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // `http` is the group of every HTTP-triggered function (https://aka.ms/flexconsumption/alwaysready);
+        // the queue and timer triggers scale from zero.
+        alwaysReady: alwaysReadyHttpInstances == 0 ? [] : [
+          {
+            name: 'http'
+            instanceCount: alwaysReadyHttpInstances
+          }
+        ]
       }
       runtime: {
         name: runtimeName

@@ -1,441 +1,23 @@
 /**
- * One source of truth for names: the constants in shared/ against
- * local.settings.sample.json, host.json and the Bicep in infra/.
+ * One source of truth for names: the constants in shared/ against local.settings.sample.json, host.json
+ * and the infrastructure.
  *
- * There is no Bicep compiler here, so a small reader below parses the subset of
- * Bicep that infra/ uses (declarations, object/array literals, `[for …]` loops,
- * string interpolation) and resolves plain references to `var`s, `param`
- * defaults and loop variables in the same file. Anything it cannot resolve
- * fails the test with the file and line, rather than passing silently.
+ * The infrastructure is read from infra/main.json, the ARM template the real Bicep compiler writes
+ * (`npm run infra:build`; .ci/run fails when it is stale), so no Bicep is parsed here. What moved from value
+ * checks to expression checks: a value Azure only knows at deployment time stays an ARM expression in the
+ * JSON (an endpoint, the identity's ids, a Key Vault secret URI), so those checks match the expression text
+ * (which output or resource it reads, which format it builds) instead of a value. Names, queue and container
+ * settings, partition keys, TTL, the setting keys, literal setting values and the runtime are literals or
+ * single `variables()`/`parameters()` references and are still checked as values (test/helpers/arm-template.ts).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HOST_SETTINGS, loadSettings, settingsSchema } from '../../shared/config/settings';
 import { DUPLICATE_DETECTION_WINDOW_MS, MAX_DELIVERY_COUNT, QUEUES } from '../../shared/messaging/names';
 import { CONTAINERS, PARTITION_KEY_PATH } from '../../shared/storage/names';
 import { SERVICE_BUS_CONNECTION } from '../../functions/definitions';
 import { ORDER_FIELDS } from '../../shared/adapters';
-
-const ROOT_FOR_ORDER = join(__dirname, '..', '..');
-
-const ROOT = join(__dirname, '..', '..');
-
-// ---------------------------------------------------------------- Bicep reader
-
-type BicepValue =
-  | { kind: 'string'; value: string; interpolated: boolean }
-  | { kind: 'number'; value: number }
-  | { kind: 'bool'; value: boolean }
-  | { kind: 'null' }
-  | { kind: 'object'; props: Map<string, BicepValue> }
-  | { kind: 'array'; items: BicepValue[] }
-  | { kind: 'expr'; text: string };
-
-interface Decl {
-  symbol: string;
-  /** Resource type (`Microsoft.X/y`) or module path. */
-  target: string;
-  loop?: { item: string; index?: string; source: BicepValue };
-  body: BicepValue;
-  file: BicepFile;
-  line: number;
-}
-
-interface BicepFile {
-  path: string;
-  vars: Map<string, BicepValue>;
-  params: Map<string, BicepValue>;
-  resources: Decl[];
-  modules: Decl[];
-}
-
-type Env = ReadonlyMap<string, BicepValue>;
-
-const OPENERS = '{([';
-const CLOSERS = '})]';
-
-function parseError(file: string, src: string, pos: number, message: string): Error {
-  const line = src.slice(0, pos).split('\n').length;
-  return new Error(`${file}:${line}: ${message}`);
-}
-
-/** Index just past the string literal starting at `start` (handles ''' strings, escapes and ${…}). */
-function endOfString(src: string, start: number, file: string): number {
-  if (src.startsWith("'''", start)) {
-    const end = src.indexOf("'''", start + 3);
-    if (end < 0) throw parseError(file, src, start, 'unterminated multi-line string');
-    return end + 3;
-  }
-  let i = start + 1;
-  while (i < src.length) {
-    const c = src[i];
-    if (c === '\\') i += 2;
-    else if (c === "'") return i + 1;
-    else if (c === '$' && src[i + 1] === '{') i = scanTo(src, i + 2, file, (ch, depth) => depth < 0 && ch === '}') + 1;
-    else i += 1;
-  }
-  throw parseError(file, src, start, 'unterminated string');
-}
-
-/**
- * Scan code from `start`, skipping strings and tracking bracket depth, until
- * `stop(char, depth)` holds; a closer at depth 0 is reported with depth -1.
- */
-function scanTo(src: string, start: number, file: string, stop: (ch: string, depth: number) => boolean): number {
-  let depth = 0;
-  let i = start;
-  while (i < src.length) {
-    const c = src.charAt(i);
-    if (c === "'") {
-      i = endOfString(src, i, file);
-      continue;
-    }
-    if (CLOSERS.includes(c)) {
-      if (depth === 0) {
-        if (stop(c, -1)) return i;
-        throw parseError(file, src, i, `unbalanced '${c}'`);
-      }
-      depth -= 1;
-    } else if (stop(c, depth)) {
-      return i;
-    } else if (OPENERS.includes(c)) {
-      depth += 1;
-    }
-    i += 1;
-  }
-  if (stop('', -1)) return i;
-  throw parseError(file, src, start, 'unexpected end of file');
-}
-
-/** Blank out // and /* comments, keeping strings and line numbers intact. */
-function stripComments(src: string, file: string): string {
-  let out = '';
-  let i = 0;
-  while (i < src.length) {
-    if (src[i] === "'") {
-      const end = endOfString(src, i, file);
-      out += src.slice(i, end);
-      i = end;
-    } else if (src.startsWith('//', i)) {
-      while (i < src.length && src[i] !== '\n') i += 1;
-    } else if (src.startsWith('/*', i)) {
-      const end = src.indexOf('*/', i + 2);
-      const stop = end < 0 ? src.length : end + 2;
-      out += src.slice(i, stop).replace(/[^\n]/g, ' ');
-      i = stop;
-    } else {
-      out += src.charAt(i);
-      i += 1;
-    }
-  }
-  return out;
-}
-
-function decodeString(raw: string): BicepValue {
-  if (raw.startsWith("'''")) return { kind: 'string', value: raw.slice(3, -3), interpolated: false };
-  const body = raw.slice(1, -1);
-  const interpolated = /(^|[^\\])\$\{/.test(body);
-  const value = interpolated ? body : body.replace(/\\(.)/g, (_m, ch: string) => ({ n: '\n', r: '\r', t: '\t' })[ch] ?? ch);
-  return { kind: 'string', value, interpolated };
-}
-
-class Reader {
-  pos = 0;
-  constructor(
-    private readonly src: string,
-    private readonly file: BicepFile,
-  ) {}
-
-  private fail(message: string): never {
-    throw parseError(this.file.path, this.src, this.pos, message);
-  }
-  private lineAt(pos: number): number {
-    return this.src.slice(0, pos).split('\n').length;
-  }
-  private peek(): string {
-    return this.src.charAt(this.pos);
-  }
-  private skipInline(): void {
-    while (/[ \t\r]/.test(this.peek()) && this.pos < this.src.length) this.pos += 1;
-  }
-  private skipAll(extra = ''): void {
-    while (this.pos < this.src.length && (/\s/.test(this.peek()) || extra.includes(this.peek()))) this.pos += 1;
-  }
-  private ident(): string | undefined {
-    const m = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(this.src.slice(this.pos, this.pos + 200));
-    if (m) this.pos += m[0].length;
-    return m?.[0];
-  }
-  private expect(token: string): void {
-    this.skipInline();
-    if (!this.src.startsWith(token, this.pos)) this.fail(`expected '${token}'`);
-    this.pos += token.length;
-  }
-  private stringLiteral(): string {
-    this.skipInline();
-    if (this.peek() !== "'") this.fail('expected a string literal');
-    const end = endOfString(this.src, this.pos, this.file.path);
-    const value = decodeString(this.src.slice(this.pos, end));
-    this.pos = end;
-    if (value.kind !== 'string' || value.interpolated) this.fail('expected a plain string literal');
-    return value.value;
-  }
-  /** Raw text up to the first char at depth 0 for which `stop` holds. */
-  private rawUntil(stop: (ch: string, depth: number) => boolean): string {
-    const start = this.pos;
-    this.pos = scanTo(this.src, this.pos, this.file.path, stop);
-    return this.src.slice(start, this.pos).trim();
-  }
-  private expression(): BicepValue {
-    const text = this.rawUntil((ch, depth) => depth <= 0 && (ch === '\n' || ch === ',' || ch === '' || depth < 0));
-    if (text === '') this.fail('expected a value');
-    return { kind: 'expr', text };
-  }
-
-  value(): BicepValue {
-    this.skipInline();
-    const start = this.pos;
-    let literal: BicepValue | undefined;
-    const c = this.peek();
-    if (c === '{') literal = this.object();
-    else if (c === '[' && !/^\[\s*for\s/.test(this.src.slice(this.pos, this.pos + 40))) literal = this.array();
-    else if (c === "'") {
-      const end = endOfString(this.src, this.pos, this.file.path);
-      literal = decodeString(this.src.slice(this.pos, end));
-      this.pos = end;
-    } else {
-      const m = /^(-?\d+(?:\.\d+)?|true|false|null)(?![\w.(])/.exec(this.src.slice(this.pos, this.pos + 40));
-      if (m?.[1] !== undefined) {
-        this.pos += m[1].length;
-        const t = m[1];
-        literal = t === 'null' ? { kind: 'null' } : t === 'true' || t === 'false' ? { kind: 'bool', value: t === 'true' } : { kind: 'number', value: Number(t) };
-      }
-    }
-    if (literal !== undefined) {
-      this.skipInline();
-      // A literal followed by more (`'a' == b ? …`, `{…}.x`) is an expression.
-      if (this.pos >= this.src.length || '\n,}])'.includes(this.peek())) return literal;
-      this.pos = start;
-    }
-    return this.expression();
-  }
-
-  private object(): BicepValue {
-    this.expect('{');
-    const props = new Map<string, BicepValue>();
-    for (;;) {
-      this.skipAll(',');
-      if (this.pos >= this.src.length) this.fail("unterminated '{'");
-      if (this.peek() === '}') {
-        this.pos += 1;
-        return { kind: 'object', props };
-      }
-      let key: string;
-      if (this.peek() === "'") {
-        const end = endOfString(this.src, this.pos, this.file.path);
-        const decoded = decodeString(this.src.slice(this.pos, end));
-        key = decoded.kind === 'string' ? decoded.value : '';
-        this.pos = end;
-      } else {
-        key = this.ident() ?? this.fail('expected a property name');
-        this.skipInline();
-        if (key === 'resource' && this.peek() !== ':') {
-          this.resource();
-          continue;
-        }
-      }
-      this.expect(':');
-      props.set(key, this.value());
-    }
-  }
-
-  private array(): BicepValue {
-    this.expect('[');
-    const items: BicepValue[] = [];
-    for (;;) {
-      this.skipAll(',');
-      if (this.pos >= this.src.length) this.fail("unterminated '['");
-      if (this.peek() === ']') {
-        this.pos += 1;
-        return { kind: 'array', items };
-      }
-      items.push(this.value());
-    }
-  }
-
-  /** `= {…}`, `= if (…) {…}` or `= [for x in xs: {…}]` after a resource/module head. */
-  private declBody(symbol: string, target: string, line: number): Decl {
-    this.expect('=');
-    this.skipInline();
-    let loop: Decl['loop'];
-    const inLoop = this.peek() === '[';
-    if (inLoop) {
-      this.pos += 1;
-      this.skipAll();
-      if (this.ident() !== 'for') this.fail("expected 'for'");
-      this.skipInline();
-      let item: string;
-      let index: string | undefined;
-      if (this.peek() === '(') {
-        this.pos += 1;
-        this.skipInline();
-        item = this.ident() ?? this.fail('expected a loop variable');
-        this.expect(',');
-        this.skipInline();
-        index = this.ident() ?? this.fail('expected a loop index');
-        this.expect(')');
-      } else {
-        item = this.ident() ?? this.fail('expected a loop variable');
-      }
-      this.skipInline();
-      if (this.ident() !== 'in') this.fail("expected 'in'");
-      this.skipInline();
-      const sourceText = this.rawUntil((ch, depth) => depth === 0 && ch === ':');
-      this.pos += 1;
-      const sourceReader = new Reader(sourceText, this.file);
-      loop = { item, source: sourceReader.value(), ...(index === undefined ? {} : { index }) };
-      this.skipAll();
-    }
-    if (this.src.startsWith('if', this.pos) && /^if\s*\(/.test(this.src.slice(this.pos, this.pos + 10))) {
-      this.pos += 2;
-      this.expect('(');
-      this.rawUntil((ch, depth) => depth < 0 && ch === ')');
-      this.pos += 1;
-      this.skipAll();
-    }
-    const body = this.object();
-    if (inLoop) {
-      this.skipAll();
-      this.expect(']');
-    }
-    return { symbol, target, body, file: this.file, line, ...(loop === undefined ? {} : { loop }) };
-  }
-
-  private resource(parentType?: string): void {
-    const line = this.lineAt(this.pos);
-    this.skipInline();
-    const symbol = this.ident() ?? this.fail('expected a resource name');
-    const typeAndVersion = this.stringLiteral();
-    let type = typeAndVersion.split('@')[0] ?? '';
-    if (parentType !== undefined && !type.includes('/')) type = `${parentType}/${type}`;
-    this.skipInline();
-    if (this.src.startsWith('existing', this.pos)) this.pos += 'existing'.length;
-    this.file.resources.push(this.declBody(symbol, type, line));
-  }
-
-  file_(): void {
-    for (;;) {
-      this.skipAll();
-      if (this.pos >= this.src.length) return;
-      if (this.peek() === '@') {
-        this.pos += 1;
-        this.ident();
-        this.skipInline();
-        if (this.peek() === '(') {
-          this.pos = scanTo(this.src, this.pos + 1, this.file.path, (ch, depth) => depth < 0 && ch === ')') + 1;
-        }
-        continue;
-      }
-      const keyword = this.ident() ?? this.fail('expected a declaration');
-      this.skipInline();
-      switch (keyword) {
-        case 'var':
-        case 'param': {
-          const name = this.ident() ?? this.fail(`expected a ${keyword} name`);
-          if (keyword === 'param') {
-            this.rawUntil((ch, depth) => depth <= 0 && (ch === '=' || ch === '\n' || ch === ''));
-            if (this.peek() !== '=') break;
-          }
-          this.expect('=');
-          (keyword === 'var' ? this.file.vars : this.file.params).set(name, this.value());
-          break;
-        }
-        case 'resource':
-          this.resource();
-          break;
-        case 'module': {
-          const line = this.lineAt(this.pos);
-          const symbol = this.ident() ?? this.fail('expected a module name');
-          const path = this.stringLiteral();
-          this.file.modules.push(this.declBody(symbol, path, line));
-          break;
-        }
-        case 'output':
-        case 'targetScope':
-        case 'metadata':
-        case 'type':
-        case 'func':
-        case 'import':
-        case 'extension':
-          // Not needed by the checks: skip the statement.
-          this.rawUntil((ch, depth) => depth <= 0 && (ch === '\n' || ch === ''));
-          break;
-        default:
-          this.fail(`unknown declaration '${keyword}'`);
-      }
-    }
-  }
-}
-
-function parseBicep(path: string): BicepFile {
-  const rel = relative(ROOT, path);
-  const file: BicepFile = { path: rel, vars: new Map(), params: new Map(), resources: [], modules: [] };
-  new Reader(stripComments(readFileSync(path, 'utf8'), rel), file).file_();
-  return file;
-}
-
-/** Follow plain references (`x`, `x.y.z`) to vars, param defaults and loop variables. */
-function resolve(v: BicepValue | undefined, file: BicepFile, env: Env, depth = 0): BicepValue | undefined {
-  if (v?.kind !== 'expr' || depth > 20) return v;
-  const [head, ...path] = v.text.split('.');
-  if (head === undefined || !/^[A-Za-z_]\w*$/.test(head) || !path.every((p) => /^[A-Za-z_]\w*$/.test(p))) return undefined;
-  let cur = resolve(env.get(head) ?? file.vars.get(head) ?? file.params.get(head), file, env, depth + 1);
-  for (const p of path) cur = cur?.kind === 'object' ? resolve(cur.props.get(p), file, env, depth + 1) : undefined;
-  return cur;
-}
-
-/** The property at a dotted path of a declaration's body, resolved in one loop instance. */
-function prop(decl: Decl, env: Env, path: string): BicepValue | undefined {
-  let cur: BicepValue | undefined = decl.body;
-  for (const p of path.split('.')) {
-    cur = resolve(cur, decl.file, env);
-    cur = cur?.kind === 'object' ? cur.props.get(p) : undefined;
-  }
-  return resolve(cur, decl.file, env);
-}
-
-function literal(v: BicepValue | undefined): string | number | boolean | null | undefined {
-  if (v === undefined) return undefined;
-  if (v.kind === 'string') return v.interpolated ? undefined : v.value;
-  if (v.kind === 'number' || v.kind === 'bool') return v.value;
-  return v.kind === 'null' ? null : undefined;
-}
-
-/** One environment per loop iteration (a single empty one without a loop). */
-function instances(decl: Decl): Env[] {
-  if (decl.loop === undefined) return [new Map()];
-  const { item, index, source } = decl.loop;
-  const items = resolve(source, decl.file, new Map());
-  if (items?.kind !== 'array') {
-    const text = source.kind === 'expr' ? source.text : source.kind;
-    throw new Error(`${decl.file.path}:${decl.line}: cannot resolve the loop source '${text}' of '${decl.symbol}' to an array literal in the same file`);
-  }
-  return items.items.map((it, i) => new Map<string, BicepValue>([[item, it], ...(index === undefined ? [] : [[index, { kind: 'number', value: i } as BicepValue] as const])]));
-}
-
-function nameOf(decl: Decl, env: Env): string {
-  const name = literal(prop(decl, env, 'name'));
-  if (typeof name !== 'string') {
-    throw new Error(`${decl.file.path}:${decl.line}: cannot resolve the name of '${decl.symbol}' (${decl.target}); keep it a literal or a var in the same file`);
-  }
-  return name;
-}
-
-function bicepFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? bicepFiles(join(dir, e.name)) : e.name.endsWith('.bicep') ? [join(dir, e.name)] : [],
-  );
-}
+import { at, flatten, isExpression, loadMainTemplate, namesOf, resolve, ROOT, type ArmResource } from '../helpers/arm-template';
 
 // ---------------------------------------------------------------- helpers
 
@@ -485,18 +67,32 @@ const LOCAL_ONLY: Record<string, string> = {
 /** Never set in Azure: AZURE_CLIENT_ID changes DefaultAzureCredential app-wide; the rest are deprecated on Flex Consumption. */
 const FORBIDDEN_IN_AZURE = ['AZURE_CLIENT_ID', 'FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_RUN_FROM_PACKAGE', 'WEBSITE_CONTENTSHARE', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'];
 
-/** Settings whose values are secrets: app settings must hold Key Vault references, not values. */
-const SECRET_SETTINGS = ['ADMIN_API_KEY', 'REDIS_URL'];
+/** Settings whose values are secrets: app settings must hold Key Vault references to these secrets. */
+const SECRET_SETTINGS: Record<string, { secret: string; output: string }> = {
+  ADMIN_API_KEY: { secret: 'admin-api-key', output: 'adminApiKeySecretUri' },
+  OAUTH_STATE_KEY: { secret: 'oauth-state-key', output: 'oauthStateKeySecretUri' },
+};
 
-// Parsed lazily, so a parse error fails the tests that need infra/, with its file and line.
-let parsedInfra: BicepFile[] | undefined;
-const infra = (): BicepFile[] => (parsedInfra ??= bicepFiles(join(ROOT, 'infra')).map(parseBicep));
-const ofType = (type: string): Decl[] => infra().flatMap((f) => f.resources).filter((r) => r.target.toLowerCase() === type.toLowerCase());
+// Read lazily, so a malformed main.json fails the tests that need it, with the reason.
+let resources: ArmResource[] | undefined;
+const infra = (): ArmResource[] => (resources ??= flatten(loadMainTemplate()));
+const ofType = (type: string): ArmResource[] => infra().filter((r) => r.type.toLowerCase() === type.toLowerCase());
 
-/** Every instance of every resource of `type`, with its resolved name. */
-function named(type: string): { decl: Decl; env: Env; name: string }[] {
-  return ofType(type).flatMap((decl) => instances(decl).map((env) => ({ decl, env, name: nameOf(decl, env) })));
+/** Every instance of every resource of `type`, with its (last) name segment and copy index. */
+function named(type: string): { r: ArmResource; name: string; index: number }[] {
+  return ofType(type).flatMap((r) => namesOf(r).map((name, index) => ({ r, name, index })));
 }
+
+/** The one module deployment named `name` (e.g. castiel-functionapp). */
+function moduleNamed(name: string): ArmResource {
+  const found = ofType('Microsoft.Resources/deployments').filter((d) => d.name === name);
+  expect(found.map((d) => d.name)).toEqual([name]);
+  return found[0]!;
+}
+
+/** A reference to a module output, as the compiler writes it: reference(resourceId('Microsoft.Resources/deployments', '<module>'), …).outputs.<name>.value */
+const outputOf = (module: string, output: string): RegExp =>
+  new RegExp(`reference\\(resourceId\\('Microsoft\\.Resources/deployments', '${module}'\\), '[^']+'\\)\\.outputs\\.${output}\\.value`);
 
 // ---------------------------------------------------------------- tests
 
@@ -523,6 +119,13 @@ describe('local.settings.sample.json', () => {
   });
 });
 
+describe('infra: the compiled template', () => {
+  it('declares no Azure Cache for Redis (retiring) and lists no keys anywhere', () => {
+    expect(ofType('Microsoft.Cache/redis')).toEqual([]);
+    expect(readFileSync(join(ROOT, 'infra', 'main.json'), 'utf8')).not.toMatch(/\blist(Keys|ConnectionStrings|Secrets)\s*\(/);
+  });
+});
+
 describe('infra: Service Bus queues', () => {
   const queues = (): ReturnType<typeof named> => named('Microsoft.ServiceBus/namespaces/queues');
 
@@ -534,15 +137,15 @@ describe('infra: Service Bus queues', () => {
   });
 
   it('matches the delivery and duplicate-detection settings the code assumes', () => {
-    for (const { decl, env, name } of queues()) {
-      const props = {
+    for (const { r, name } of queues()) {
+      const prop = (path: string): unknown => resolve(at(r.properties, path), r.scope);
+      expect({
         queue: name,
-        maxDeliveryCount: literal(prop(decl, env, 'properties.maxDeliveryCount')),
-        requiresDuplicateDetection: literal(prop(decl, env, 'properties.requiresDuplicateDetection')),
-        duplicateDetectionWindowMs: durationMs(literal(prop(decl, env, 'properties.duplicateDetectionHistoryTimeWindow'))),
-        deadLetteringOnMessageExpiration: literal(prop(decl, env, 'properties.deadLetteringOnMessageExpiration')),
-      };
-      expect(props).toEqual({
+        maxDeliveryCount: prop('maxDeliveryCount'),
+        requiresDuplicateDetection: prop('requiresDuplicateDetection'),
+        duplicateDetectionWindowMs: durationMs(prop('duplicateDetectionHistoryTimeWindow')),
+        deadLetteringOnMessageExpiration: prop('deadLetteringOnMessageExpiration'),
+      }).toEqual({
         queue: name,
         maxDeliveryCount: MAX_DELIVERY_COUNT,
         requiresDuplicateDetection: true,
@@ -564,13 +167,13 @@ describe('infra: Cosmos DB', () => {
   });
 
   it(`partitions every container on ${PARTITION_KEY_PATH} and enables item-level TTL`, () => {
-    for (const { decl, env, name } of containers()) {
-      const paths = prop(decl, env, 'properties.resource.partitionKey.paths');
-      const ttl = literal(prop(decl, env, 'properties.resource.defaultTtl'));
+    for (const { r, name, index } of containers()) {
+      const paths = at(r.properties, 'resource.partitionKey.paths');
+      const ttl = resolve(at(r.properties, 'resource.defaultTtl'), r.scope);
       expect({
         container: name,
-        id: literal(prop(decl, env, 'properties.resource.id')),
-        partitionKeyPaths: paths?.kind === 'array' ? paths.items.map((p) => literal(resolve(p, decl.file, env))) : paths,
+        id: resolve(at(r.properties, 'resource.id'), r.scope, index),
+        partitionKeyPaths: Array.isArray(paths) ? paths.map((p) => resolve(p, r.scope, index)) : paths,
         // -1: TTL on without a default expiry, so a document's own `ttl` works.
         ttlEnabled: typeof ttl === 'number' && (ttl === -1 || ttl > 0),
       }).toEqual({ container: name, id: name, partitionKeyPaths: [PARTITION_KEY_PATH], ttlEnabled: true });
@@ -578,12 +181,16 @@ describe('infra: Cosmos DB', () => {
   });
 
   it('declares a composite index for every ORDER_FIELDS entry (Cosmos needs one to ORDER BY field, id)', () => {
-    const text = readFileSync(join(ROOT_FOR_ORDER, 'infra', 'modules', 'cosmos.bicep'), 'utf8');
-    const block = /var orderFields = \{([^}]*)\}/.exec(text)?.[1] ?? '';
-    const declared: Record<string, string[]> = {};
-    for (const m of block.matchAll(/^\s*'?([A-Za-z-]+)'?:\s*'([A-Za-z]+)'\s*$/gm)) declared[m[1] ?? ''] = [m[2] ?? ''];
-    expect(declared).toEqual(Object.fromEntries(Object.entries(ORDER_FIELDS).map(([c, f]) => [c, [...f]])));
-    expect(text).toMatch(/compositeIndexes: compositeIndexes\[containerName\]/);
+    const [first] = containers();
+    const scope = first!.r.scope;
+    // Value check: the per-container sort field the module indexes.
+    const declared = asRecord(resolve("[variables('orderFields')]", scope), 'cosmos orderFields');
+    expect(Object.fromEntries(Object.entries(declared).map(([c, f]) => [c, [f]]))).toEqual(Object.fromEntries(Object.entries(ORDER_FIELDS).map(([c, f]) => [c, [...f]])));
+    // Expression check: each container takes its own entry of a map built from orderFields (a lambda in ARM).
+    for (const { r } of containers()) {
+      expect(at(r.properties, 'resource.indexingPolicy.compositeIndexes')).toBe("[variables('compositeIndexes')[variables('containerNames')[copyIndex()]]]");
+    }
+    expect(scope.template.variables.compositeIndexes).toEqual(expect.stringMatching(/^\[toObject\(variables\('containerNames'\),.*variables\('orderFields'\)/));
   });
 
   it('names the database as the COSMOS_DATABASE default', () => {
@@ -593,23 +200,15 @@ describe('infra: Cosmos DB', () => {
 });
 
 describe('infra: function app settings', () => {
-  const main = (): BicepFile | undefined => infra().find((f) => f.path === join('infra', 'main.bicep'));
-  const appSettingsValue = (): BicepValue | undefined => main()?.vars.get('appSettings');
-  const appSettings = (): Map<string, BicepValue> => {
-    const v = appSettingsValue();
-    return v?.kind === 'object' ? v.props : new Map<string, BicepValue>();
-  };
+  const functionApp = (): ArmResource => moduleNamed('castiel-functionapp');
+  const appSettings = (): Record<string, unknown> => asRecord(resolve("[parameters('appSettings')]", functionApp().nested!), 'appSettings passed to castiel-functionapp');
 
-  it('are declared as `var appSettings = { … }` in infra/main.bicep and applied to the site', () => {
-    expect(appSettingsValue()?.kind).toBe('object');
-    const passedToModule = (main()?.modules ?? []).some((m) => {
-      const params = prop(m, new Map(), 'params');
-      const v = params?.kind === 'object' ? params.props.get('appSettings') : undefined;
-      return v?.kind === 'expr' && v.text === 'appSettings';
-    });
-    expect(passedToModule).toBe(true);
-    const configs = ofType('Microsoft.Web/sites/config').filter((r) => literal(prop(r, new Map(), 'name')) === 'appsettings');
+  it('are passed to the function app module as one object and applied to the site as its appsettings', () => {
+    expect(Object.keys(appSettings()).length).toBeGreaterThan(0);
+    const configs = ofType('Microsoft.Web/sites/config').filter((r) => namesOf(r)[0] === 'appsettings');
     expect(configs).toHaveLength(1);
+    // Expression check: the module's appSettings, plus what only the site knows.
+    expect(configs[0]!.properties).toEqual(expect.stringMatching(/^\[union\(parameters\('appSettings'\), /));
   });
 
   it('only exempts schema keys that exist', () => {
@@ -620,52 +219,97 @@ describe('infra: function app settings', () => {
   const SET_BY_SITE_MODULE = ['PUBLIC_BASE_URL'];
 
   it('the site module sets the settings only it can know', () => {
-    const module = readFileSync(join(ROOT, 'infra', 'modules', 'functionapp.bicep'), 'utf8');
-    for (const key of SET_BY_SITE_MODULE) expect({ key, set: new RegExp(`\\b${key}: 'https://\\$\\{site\\.properties\\.defaultHostName\\}'`).test(module) }).toEqual({ key, set: true });
+    const config = ofType('Microsoft.Web/sites/config').find((r) => namesOf(r)[0] === 'appsettings');
+    for (const key of SET_BY_SITE_MODULE) {
+      const set = typeof config?.properties === 'string' && config.properties.includes(`createObject('${key}', format('https://{0}', reference(resourceId('Microsoft.Web/sites', parameters('name')), `);
+      expect({ key, set }).toEqual({ key, set: true });
+    }
   });
 
   it('set every Azure-relevant key the settings schema reads', () => {
     const required = schemaKeys.filter((k) => !(k in LOCAL_ONLY) && !SET_BY_SITE_MODULE.includes(k));
     const settings = appSettings();
-    expect({ 'missing from appSettings in infra/main.bicep': required.filter((k) => !settings.has(k)) }).toEqual({ 'missing from appSettings in infra/main.bicep': [] });
+    expect({ 'missing from appSettings in infra/main.bicep': required.filter((k) => !(k in settings)) }).toEqual({ 'missing from appSettings in infra/main.bicep': [] });
   });
 
   it('leave local-only, deprecated and global-identity settings unset', () => {
     const forbidden = [...Object.keys(LOCAL_ONLY), ...FORBIDDEN_IN_AZURE];
-    expect({ 'set but must not be': [...appSettings().keys()].filter((n) => forbidden.includes(n)) }).toEqual({ 'set but must not be': [] });
+    expect({ 'set but must not be': Object.keys(appSettings()).filter((n) => forbidden.includes(n)) }).toEqual({ 'set but must not be': [] });
   });
 
-  it('keep secrets in Key Vault: secret settings are Key Vault references, no keys are listed inline', () => {
+  it('hold literal values the settings schema accepts', () => {
+    // Deployment-time values (expressions) are left out; each literal must parse as its key's schema does.
+    const shape: Record<string, { safeParse(v: unknown): { success: boolean } }> = settingsSchema.shape;
+    const literals = Object.entries(appSettings()).filter(([k, v]) => k in shape && typeof v === 'string' && !isExpression(v));
+    expect(literals.length).toBeGreaterThan(5);
+    expect(literals.filter(([k, v]) => !shape[k]!.safeParse(v).success).map(([k]) => k)).toEqual([]);
+  });
+
+  it('keep secrets in Key Vault: secret settings are Key Vault references to the secrets the vault module writes', () => {
     const settings = appSettings();
-    for (const key of SECRET_SETTINGS) {
-      const v = settings.get(key);
-      expect({ key, keyVaultReference: v?.kind === 'string' && v.value.startsWith('@Microsoft.KeyVault(') }).toEqual({ key, keyVaultReference: true });
+    const vaultSecrets = named('Microsoft.KeyVault/vaults/secrets').map((s) => s.name);
+    const vault = moduleNamed('castiel-keyvault').nested!;
+    for (const [key, { secret, output }] of Object.entries(SECRET_SETTINGS)) {
+      const value = settings[key];
+      // Expression checks: a Key Vault reference built from the vault module's secret URI output, which is that secret's.
+      expect({
+        key,
+        keyVaultReference: typeof value === 'string' && value.startsWith("[format('@Microsoft.KeyVault(SecretUri={0})', ") && outputOf('castiel-keyvault', output).test(value),
+        secretDeclared: vaultSecrets.includes(secret),
+        outputIsSecretUri: String(vault.template.outputs[output]?.value).includes(`'${secret}'`),
+      }).toEqual({ key, keyVaultReference: true, secretDeclared: true, outputIsSecretUri: true });
     }
-    const inline = [...settings].filter(([, v]) => /\blist(Keys|ConnectionStrings|Secrets)\s*\(/.test(v.kind === 'expr' ? v.text : v.kind === 'string' ? v.value : ''));
-    expect(inline.map(([k]) => k)).toEqual([]);
   });
 
-  it('use identity-based connections for Service Bus and host storage', () => {
+  it('connect to Azure Managed Redis over TLS with Entra ID, as the identity the database grants access to', () => {
     const settings = appSettings();
-    const names = [...settings.keys()];
-    const credential = (prefix: string): unknown => literal(settings.get(`${prefix}__credential`));
+    const redis = moduleNamed('castiel-redis');
+    const [db] = ofType('Microsoft.Cache/redisEnterprise/databases');
+    const prop = (path: string): unknown => resolve(at(db!.properties, path), db!.scope);
+    expect({
+      clientProtocol: prop('clientProtocol'),
+      port: prop('port'),
+      clusteringPolicy: prop('clusteringPolicy'),
+      accessKeysAuthentication: prop('accessKeysAuthentication'),
+      REDIS_AUTH: settings.REDIS_AUTH,
+    }).toEqual({ clientProtocol: 'Encrypted', port: 10000, clusteringPolicy: 'EnterpriseCluster', accessKeysAuthentication: 'Disabled', REDIS_AUTH: 'entra' });
+    // Expression checks: the URL is rediss://<the cluster host>:<the database port>, with no password in it.
+    expect(settings.REDIS_URL).toEqual(expect.stringMatching(/^\[format\('rediss:\/\/\{0\}:\{1\}', /));
+    expect(outputOf('castiel-redis', 'hostName').test(String(settings.REDIS_URL)) && outputOf('castiel-redis', 'port').test(String(settings.REDIS_URL))).toBe(true);
+    // The Redis username is the identity's object id, the same one the access policy assignment names.
+    const [assignment] = ofType('Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments');
+    expect(resolve(at(assignment!.properties, 'accessPolicyName'), assignment!.scope)).toBe('default');
+    const grantedTo = resolve(at(assignment!.properties, 'user.objectId'), assignment!.scope);
+    expect(grantedTo).toEqual(expect.stringMatching(/userAssignedIdentities.*\.principalId\]$/));
+    expect(settings.REDIS_ENTRA_USERNAME).toBe(grantedTo);
+    expect(redis.nested?.passed?.principalId?.value).toBe(grantedTo);
+  });
+
+  it('use identity-based connections for Service Bus and host storage, all with the one identity', () => {
+    const settings = appSettings();
+    const names = Object.keys(settings);
     expect(names).toEqual(expect.arrayContaining([`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`, `${SERVICE_BUS_CONNECTION}__clientId`]));
-    expect(credential(SERVICE_BUS_CONNECTION)).toBe('managedidentity');
+    expect(settings[`${SERVICE_BUS_CONNECTION}__credential`]).toBe('managedidentity');
     // HOST_SETTINGS: AzureWebJobsStorage, identity-based in Azure.
     expect(names.some((n) => n === 'AzureWebJobsStorage__accountName' || n === 'AzureWebJobsStorage__blobServiceUri')).toBe(true);
-    expect(names).toContain('AzureWebJobsStorage__clientId');
-    expect(credential('AzureWebJobsStorage')).toBe('managedidentity');
+    expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
+    // Expression check: every client id is the user-assigned identity's clientId.
+    const clientIds = ['AzureWebJobsStorage__clientId', `${SERVICE_BUS_CONNECTION}__clientId`, 'MANAGED_IDENTITY_CLIENT_ID'].map((k) => settings[k]);
+    expect(new Set(clientIds).size).toBe(1);
+    expect(clientIds[0]).toEqual(expect.stringMatching(/userAssignedIdentities.*\.clientId\]$/));
   });
 
-  it('run the Flex Consumption app on the runtime the sample names (FUNCTIONS_WORKER_RUNTIME), Node 22', () => {
+  it('run the Flex Consumption app on the runtime the sample names (FUNCTIONS_WORKER_RUNTIME), Node 22, as the identity', () => {
     const sites = ofType('Microsoft.Web/sites');
     expect(sites).toHaveLength(1);
     const site = sites[0]!;
     const sampleRuntime = asRecord(readJson('local.settings.sample.json').Values, 'Values').FUNCTIONS_WORKER_RUNTIME;
     expect({
-      name: literal(prop(site, new Map(), 'properties.functionAppConfig.runtime.name')),
-      version: literal(prop(site, new Map(), 'properties.functionAppConfig.runtime.version')),
-    }).toEqual({ name: sampleRuntime, version: '22' });
+      name: resolve(at(site.properties, 'functionAppConfig.runtime.name'), site.scope),
+      version: resolve(at(site.properties, 'functionAppConfig.runtime.version'), site.scope),
+      identity: at(site.identity, 'type'),
+      keyVaultReferenceIdentity: at(site.properties, 'keyVaultReferenceIdentity'),
+    }).toEqual({ name: sampleRuntime, version: '22', identity: 'UserAssigned', keyVaultReferenceIdentity: "[parameters('identityId')]" });
   });
 });
 
@@ -695,39 +339,5 @@ describe('host.json', () => {
 
   it('serves HTTP under /api, as the local host does', () => {
     expect(asRecord(extensions.http, 'host.json extensions.http').routePrefix).toBe('api');
-  });
-});
-
-describe('the Bicep reader (self-check, so a drift cannot pass unnoticed)', () => {
-  it('reads loop-declared names, comments and interpolated strings', () => {
-    const src = [
-      "var names = [ // trailing comment",
-      "  'a'",
-      "  /* block */ 'b'",
-      ']',
-      "var pk = '/tenantId'",
-      "resource q 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = [for n in names: {",
-      "  name: n",
-      "  properties: { maxDeliveryCount: 10, label: '${n}-x // not a comment' }",
-      '}]',
-      "resource c 'X/containers@1' = {",
-      "  name: 'c1'",
-      '  properties: {',
-      '    resource: {',
-      '      paths: [',
-      '        pk',
-      '      ]',
-      "      ok: empty(names) ? 'x' : 'y'",
-      '    }',
-      '  }',
-      '}',
-    ].join('\n');
-    const file: BicepFile = { path: 'inline.bicep', vars: new Map(), params: new Map(), resources: [], modules: [] };
-    new Reader(stripComments(src, file.path), file).file_();
-    const [q, c] = file.resources;
-    expect(q && instances(q).map((env) => nameOf(q, env))).toEqual(['a', 'b']);
-    expect(q && literal(prop(q, new Map(), 'properties.maxDeliveryCount'))).toBe(10);
-    const paths = c && prop(c, new Map(), 'properties.resource.paths');
-    expect(paths?.kind === 'array' && c ? paths.items.map((p) => literal(resolve(p, c.file, new Map()))) : paths).toEqual(['/tenantId']);
   });
 });
