@@ -93,9 +93,15 @@ export class RedisTokenAuth {
     return this.current;
   }
 
-  /** Serve `client`: renewals re-AUTH it while it is connected. */
+  /** Serve `client`: renewals re-AUTH it while it is connected. The first client starts the first token fetch. */
   attach(client: TokenAuthClient): void {
     this.clients.add(client);
+    if (this.current === undefined) {
+      // Overlap the token request (IMDS) with the rest of start-up; the first connect awaits the same fetch.
+      this.fetch().catch((e: unknown) => {
+        this.report(describe(e));
+      });
+    }
     this.schedule();
   }
 
@@ -234,6 +240,8 @@ class TokenAuthRedis extends Redis {
       creds = stale;
     }
     if (this.status === 'end') throw new Error('Connection is closed.');
+    // Served again if it was closed and is now reconnected by hand.
+    this.tokenAuth.attach(this);
     this.options.username = creds.username;
     this.options.password = creds.password;
     await super.connect();
