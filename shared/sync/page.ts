@@ -65,10 +65,12 @@ export async function processPage(repos: Repositories, integration: Integration,
     const existing = await repos.getRecord(integration.tenantId, c.id, c.shard);
     if (existing) c.existing = existing;
   });
+  const touched: Candidate[] = [];
   const changed = candidates.filter((c) => {
     // Same content, or an older provider version than the stored one (overlapping windows, reordering).
     const same = c.existing !== undefined && (c.existing.contentHash === c.hash || c.existing.updatedAt > c.record.updatedAt);
     if (same) delta.unchanged = (delta.unchanged ?? 0) + 1;
+    if (same && isNewerLiveVersion(c)) touched.push(c);
     return !same;
   });
 
@@ -99,6 +101,9 @@ export async function processPage(repos: Repositories, integration: Integration,
     if (c.existing) delta.updated = (delta.updated ?? 0) + 1;
     else delta.created = (delta.created ?? 0) + 1;
   });
+  await mapLimit(touched, IO_CONCURRENCY, async (c) => {
+    if (c.existing) await guardedPut(repos, { ...withoutEtag(c.existing), updatedAt: c.record.updatedAt, syncedAt: now().toISOString(), lastRunId: run.id }, c.existing.etag, c.shard);
+  });
   run.add(delta, invalid);
   return staged;
 }
@@ -121,11 +126,33 @@ async function writeRecord(repos: Repositories, integration: Integration, c: Can
     ...(keepLocal && c.existing?.local ? { local: c.existing.local } : {}),
     ...(c.existing?.pushedVersion === undefined ? {} : { pushedVersion: c.existing.pushedVersion }),
   };
+  await guardedPut(repos, doc, c.existing?.etag, c.shard);
+}
+
+/**
+ * The provider's version is newer but its content is what we hold (a restore
+ * to the same content, a touch): the stored record takes the newer time and
+ * nothing else. A deletion staged earlier in the run for an older version is
+ * then superseded when the run applies it (sync/deletions.ts), as the listing
+ * says it should be. A record with a pending local change is left alone: its
+ * push compares versions of its own.
+ */
+function isNewerLiveVersion(c: Candidate): boolean {
+  const e = c.existing;
+  return e !== undefined && !e.deleted && !c.record.deleted && e.local === undefined && e.contentHash === c.hash && c.record.updatedAt > e.updatedAt;
+}
+
+function withoutEtag(record: Stored<SyncRecord>): SyncRecord {
+  const { etag: _etag, ...doc } = record;
+  return doc;
+}
+
+async function guardedPut(repos: Repositories, doc: SyncRecord, etag: string | undefined, shard: RecordShard): Promise<void> {
   try {
-    await repos.putRecord(doc, c.existing?.etag, c.shard);
+    await repos.putRecord(doc, etag, shard);
   } catch (error) {
     // Another writer (a push, an admin edit) got there first: redelivery re-reads and decides again.
-    if (error instanceof ConcurrencyError) throw new RetryableError(`Record ${c.id} changed concurrently`, { cause: error });
+    if (error instanceof ConcurrencyError) throw new RetryableError(`Record ${doc.id} changed concurrently`, { cause: error });
     throw error;
   }
 }

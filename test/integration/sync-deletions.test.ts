@@ -9,15 +9,14 @@
 import { cancelRun } from '../../shared/api/runs';
 import { recordId } from '../../shared/domain/ids';
 import type { SyncRun } from '../../shared/domain/types';
-import { QUEUES } from '../../shared/messaging/names';
-import { syncJobSchema, type SyncJob } from '../../shared/messaging/messages';
+import type { SyncJob } from '../../shared/messaging/messages';
 import type { NormalizedRecord } from '../../shared/providers/types';
 import { CONTAINERS } from '../../shared/storage/names';
 import type { SyncDeps } from '../../shared/sync/deps';
 import { MAX_DELETES_PER_CHUNK } from '../../shared/sync/deletions';
-import { runPullSync, type SyncOutcome } from '../../shared/sync/pull';
 import { apiRequest } from '../helpers/api';
-import { fakeIntegration, fakeServices, message, pullJob, records } from '../helpers/engine';
+import { driveRun } from '../helpers/drive';
+import { fakeIntegration, fakeServices, pullJob, records } from '../helpers/engine';
 import { dataset, item } from '../helpers/fake-provider';
 import type { TestServices } from '../helpers/services';
 
@@ -27,23 +26,7 @@ afterEach(async () => { await t.cleanup(); });
 
 const ts = (minute: number): string => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
 
-/**
- * Runs a job and every follow-up it queues for itself (backoff retries,
- * continuations), as the queue would deliver them, until the run ends.
- */
-async function drive(deps: SyncDeps, first: SyncJob, q = t.queue): Promise<{ outcome: SyncOutcome; invocations: number }> {
-  const taken = new Set<string>();
-  let job = first;
-  for (let invocations = 1; invocations < 1000; invocations++) {
-    const outcome = await runPullSync(deps, job, message());
-    if (outcome.kind !== 'rescheduled' && outcome.kind !== 'continued') return { outcome, invocations };
-    const next = q.peek(QUEUES.syncInbound).find((m) => !taken.has(m.messageId) && (m.body as { runId?: string }).runId === outcome.runId);
-    if (!next) throw new Error(`no follow-up queued for ${outcome.runId}`);
-    taken.add(next.messageId);
-    job = syncJobSchema.parse(next.body);
-  }
-  throw new Error('run never ended');
-}
+const drive = (deps: SyncDeps, first: SyncJob, q = t.queue): ReturnType<typeof driveRun> => driveRun(deps, q, first);
 
 const run = async (runId: string): Promise<SyncRun | undefined> => t.services.repos.getRun('acme', runId);
 
@@ -128,13 +111,16 @@ test('a tombstone followed later in the same run by a newer live version does no
   const d = dataset('restored', Array.from({ length: 20 }, (_, i) => item(i, ts(i))));
   await fakeIntegration(t, 'rs', 'restored');
   expect((await drive(t.services.syncDeps, pullJob('rs'))).outcome.kind).toBe('succeeded');
-  // Page 2 trashes items 3 and 4; page 3 brings item 3 back out of the trash, edited.
-  d.records.push(item(3, ts(100), { deleted: true }), item(4, ts(100), { deleted: true }), ...Array.from({ length: 8 }, (_, i) => item(10 + i, ts(100), {}, { title: 'edited' })));
-  d.records.push(item(3, ts(101), {}, { title: 'restored' }));
+  // Page 2 trashes items 3, 4 and 5; page 3 brings item 3 back edited, and item 5 back exactly as it was.
+  d.records.push(item(3, ts(100), { deleted: true }), item(4, ts(100), { deleted: true }), item(5, ts(100), { deleted: true }), ...Array.from({ length: 7 }, (_, i) => item(10 + i, ts(100), {}, { title: 'edited' })));
+  d.records.push(item(3, ts(101), {}, { title: 'restored' }), item(5, ts(101)));
   expect((await drive(t.services.syncDeps, pullJob('rs', { runId: 'run-rs' }))).outcome.kind).toBe('succeeded');
   expect(await deletedIds('rs')).toEqual(['4']);
-  expect((await records(t, 'rs')).find((r) => r.externalId === '3')?.data.title).toBe('restored');
-  expect((await run('run-rs'))?.counts.deleted).toBe(1);
+  const stored = await records(t, 'rs');
+  expect(stored.find((r) => r.externalId === '3')?.data.title).toBe('restored');
+  // Same content, newer version: kept, with the provider's newer time.
+  expect(stored.find((r) => r.externalId === '5')).toMatchObject({ deleted: false, updatedAt: ts(101), data: { title: 'item 5' } });
+  expect((await run('run-rs'))?.counts).toMatchObject({ deleted: 1, updated: 8 });
 });
 
 test('100k deletions in one run are staged in bounded chunks, never one giant document, and all applied once', async () => {
