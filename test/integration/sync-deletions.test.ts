@@ -9,14 +9,16 @@
 import { cancelRun } from '../../shared/api/runs';
 import { recordId } from '../../shared/domain/ids';
 import type { SyncRun } from '../../shared/domain/types';
-import type { SyncJob } from '../../shared/messaging/messages';
+import { syncJobSchema, type SyncJob } from '../../shared/messaging/messages';
+import { QUEUES } from '../../shared/messaging/names';
 import type { NormalizedRecord } from '../../shared/providers/types';
 import { CONTAINERS } from '../../shared/storage/names';
 import type { SyncDeps } from '../../shared/sync/deps';
 import { MAX_DELETES_PER_CHUNK } from '../../shared/sync/deletions';
+import { runPullSync } from '../../shared/sync/pull';
 import { apiRequest } from '../helpers/api';
 import { driveRun } from '../helpers/drive';
-import { fakeIntegration, fakeServices, pullJob, records } from '../helpers/engine';
+import { fakeIntegration, fakeServices, message, pullJob, records } from '../helpers/engine';
 import { dataset, item } from '../helpers/fake-provider';
 import type { TestServices } from '../helpers/services';
 
@@ -169,4 +171,19 @@ test('applying many deletions stops at the time budget between chunks and contin
   } finally {
     await budget.cleanup();
   }
+});
+
+test("a run's own checkpoint is dropped when an admin points the integration at other data meanwhile", async () => {
+  const d = dataset('basis-a', Array.from({ length: 30 }, (_, i) => item(i, ts(i))));
+  dataset('basis-b', Array.from({ length: 12 }, (_, i) => item(100 + i, ts(i))));
+  await fakeIntegration(t, 'bs', 'basis-a');
+  d.failAt = { page: 2, times: 1, error: 'retryable' };
+  const first = await runPullSync(t.services.syncDeps, pullJob('bs', { runId: 'run-bs' }), message());
+  expect(first.kind).toBe('rescheduled');
+  expect((await run('run-bs'))?.checkpoint?.cursor).toEqual({ offset: 20 });
+  // The admin switches the dataset; the retry must not read the new one from offset 20.
+  await fakeIntegration(t, 'bs', 'basis-b');
+  const retry = t.queue.peek(QUEUES.syncInbound).find((m) => (m.body as { runId?: string }).runId === 'run-bs');
+  expect((await drive(t.services.syncDeps, syncJobSchema.parse(retry?.body))).outcome.kind).toBe('succeeded');
+  expect((await records(t, 'bs')).filter((r) => Number(r.externalId) >= 100)).toHaveLength(12);
 });
