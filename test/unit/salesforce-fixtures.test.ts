@@ -113,15 +113,19 @@ describe('save results', () => {
     ['upsert.updated.json', 200, '001D000000Kv3g5IAB'],
   ])('%s gives the record id', async (file, status, id) => {
     const seen: Seen[] = [];
-    expect(await push.apply(ctx([{ file, status }], seen), { op: 'create', entityType: 'Account', payload: { Name: 'x', Castiel_Id__c: 'ignored' }, idempotencyKey: 'rec-9' })).toEqual({ externalId: id });
+    // The save, then the read-back that gives Salesforce's own SystemModstamp as the stored version.
+    const result = await push.apply(ctx([{ file, status }, { file: 'query-all.page2.json' }], seen), { op: 'create', entityType: 'Account', payload: { Name: 'x', Castiel_Id__c: 'ignored' }, idempotencyKey: 'rec-9' });
+    expect(result).toMatchObject({ externalId: id, version: expect.any(String) as unknown });
     expect(seen[0]).toMatchObject({ method: 'PATCH', body: '{"Name":"x"}' });
     expect(seen[0]!.url.pathname).toBe('/services/data/v62.0/sobjects/Account/Castiel_Id__c/rec-9');
+    expect(seen[1]).toMatchObject({ method: 'GET' });
+    expect(seen[1]!.url.searchParams.get('q')).toBe(`SELECT Id, SystemModstamp, IsDeleted, Name, Owner.Name FROM Account WHERE Id = '${id}'`);
   });
 
   it('create.json (POST without an External ID field)', async () => {
     const seen: Seen[] = [];
-    const c = { ...ctx([{ file: 'create.json', status: 201 }], seen), config: config() };
-    expect(await push.apply(c, { op: 'create', entityType: 'Account', payload: { Name: 'x' }, idempotencyKey: 'k' })).toEqual({ externalId: '001D000000IqhSLIAZ' });
+    const c = { ...ctx([{ file: 'create.json', status: 201 }, { file: 'query-all.page2.json' }], seen), config: config() };
+    expect(await push.apply(c, { op: 'create', entityType: 'Account', payload: { Name: 'x' }, idempotencyKey: 'k' })).toMatchObject({ externalId: '001D000000IqhSLIAZ' });
     expect(seen[0]).toMatchObject({ method: 'POST' });
   });
 
