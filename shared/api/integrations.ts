@@ -43,18 +43,13 @@ const integrationBody = z.strictObject({
 });
 
 /** A PATCH: each field given replaces the stored one whole (config too); credentials and the provider stay as they are. */
-const integrationPatch = z.strictObject({
-  baseUrl: baseUrlSchema.optional(),
-  config: configSchema.optional(),
-  webhookSecret: webhookSecretSchema.optional(),
-  schedule: scheduleSchema.optional(),
-  mappings: mappingSpecSchema.optional(),
-  shardMap: shardMapSchema.optional(),
-  conflictStrategy: conflictStrategySchema.optional(),
-  limits: integrationLimitsSchema.optional(),
-  credentials: z.never({ error: 'not accepted here: replace credentials with PUT …/integrations/{integrationId}/credentials' }).optional(),
-  provider: z.never({ error: 'cannot change with PATCH: PUT the integration with its credentials' }).optional(),
-});
+const integrationPatch = integrationBody
+  .omit({ provider: true, credentials: true })
+  .partial()
+  .extend({
+    credentials: z.never({ error: 'not accepted here: replace credentials with PUT …/integrations/{integrationId}/credentials' }).optional(),
+    provider: z.never({ error: 'cannot change with PATCH: PUT the integration with its credentials' }).optional(),
+  });
 
 /** The integration as the API shows it: never a secret, nor where secrets live. */
 export function integrationView(i: Integration): Record<string, unknown> {
