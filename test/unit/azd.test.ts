@@ -4,8 +4,8 @@
  * tags the function app with that service name and outputs what azd stores; infra/main.parameters.json fills
  * every required parameter from the azd environment; .funcignore keeps the package to what the worker loads.
  *
- * YAML, .gitignore-style matching and semver ranges are read with js-yaml, ignore and semver, which the
- * dev toolchain already installs (eslint, jest); their output is validated here like any unknown input.
+ * YAML, .gitignore-style matching and semver ranges are read with js-yaml, ignore and semver (devDependencies); the
+ * rest of the dev toolchain installs them too; their output is validated here like any unknown input.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
