@@ -15,7 +15,8 @@ import { createLogger } from '../shared/observability/logger';
 const secret = 'bench-webhook-secret-0001';
 
 async function main(): Promise<void> {
-  const settings = loadSettings({ ...process.env, PORT: '0', LOG_LEVEL: 'error', ADMIN_API_KEY: 'bench-admin-key-0000000001' });
+  // The GitHub sandbox listens on 127.0.0.1: loopback is opened for provider calls as npm start does.
+  const settings = loadSettings({ ...process.env, PORT: '0', LOG_LEVEL: 'error', ADMIN_API_KEY: 'bench-admin-key-0000000001', EGRESS_ALLOW_LOCAL: 'sandbox' });
   const logger = createLogger(() => undefined, 'error');
   const services = await buildServices(settings, { logger });
   setServices(services);
