@@ -59,3 +59,10 @@ export async function seedGithubIntegration(services: Services, baseUrl: string,
   if (res.status >= 300) throw new Error(`integration seed failed: ${JSON.stringify(res.jsonBody)}`);
   return s;
 }
+
+/** Create the tenant (idempotent) and PUT one integration through the admin handlers; throws with the API's answer on a refusal. */
+export async function putTenantIntegration(services: Services, tenantId: string, integrationId: string, body: Record<string, unknown>): Promise<void> {
+  await putTenant(services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId }, body: { name: tenantId } }));
+  const res = await putIntegration(services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId, integrationId }, body }));
+  if (res.status >= 300) throw new Error(`PUT integration ${integrationId}: ${res.status} ${JSON.stringify(res.jsonBody)}`);
+}

@@ -12,13 +12,12 @@ import { startSalesforceSandbox, type SalesforceSandbox } from '../../local/sand
 import { startSlackSandbox } from '../../local/sandbox/slack';
 import { putIntegration } from '../../shared/api/integrations';
 import { patchRecord } from '../../shared/api/local-changes';
-import { putTenant } from '../../shared/api/tenants';
 import type { SyncRecord } from '../../shared/domain/types';
 import { QUEUES } from '../../shared/messaging/names';
 import { syncJobSchema } from '../../shared/messaging/messages';
 import { handleOutbound, type OutboundDeps, type OutboundOutcome } from '../../shared/sync/outbound';
 import { runPullSync } from '../../shared/sync/pull';
-import { apiRequest } from '../helpers/api';
+import { apiRequest, putTenantIntegration } from '../helpers/api';
 import { records } from '../helpers/engine';
 import { CALENDAR, oauth, TOKEN } from '../helpers/google';
 import { configFor, freshObject, tokenCredentials } from '../helpers/salesforce';
@@ -34,9 +33,7 @@ afterEach(async () => {
 });
 
 async function setup(integrationId: string, body: Record<string, unknown>): Promise<SyncRecord[]> {
-  await putTenant(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'acme' }, body: { name: 'Acme' } }));
-  const res = await putIntegration(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'acme', integrationId }, body }));
-  if (res.status >= 300) throw new Error(JSON.stringify(res.jsonBody));
+  await putTenantIntegration(t.services, 'acme', integrationId, body);
   await pull(integrationId);
   return records(t, integrationId);
 }

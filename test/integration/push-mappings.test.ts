@@ -6,14 +6,12 @@
  */
 import { startGithubSandbox, type GithubSandbox } from '../../local/sandbox/github';
 import { startNotionSandbox, type NotionSandbox } from '../../local/sandbox/notion';
-import { putIntegration } from '../../shared/api/integrations';
 import { patchRecord } from '../../shared/api/local-changes';
-import { putTenant } from '../../shared/api/tenants';
 import type { SyncRecord } from '../../shared/domain/types';
 import { QUEUES } from '../../shared/messaging/names';
 import { handleOutbound, type OutboundOutcome } from '../../shared/sync/outbound';
 import { runPullSync } from '../../shared/sync/pull';
-import { apiRequest } from '../helpers/api';
+import { apiRequest, putTenantIntegration } from '../helpers/api';
 import { records } from '../helpers/engine';
 import { embeddedServices, type TestServices } from '../helpers/services';
 
@@ -27,9 +25,7 @@ afterEach(async () => {
 });
 
 async function setup(integrationId: string, body: Record<string, unknown>): Promise<SyncRecord[]> {
-  await putTenant(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'acme' }, body: { name: 'Acme' } }));
-  const res = await putIntegration(t.services.adminDeps, apiRequest({ method: 'PUT', params: { tenantId: 'acme', integrationId }, body }));
-  expect(res.status).toBeLessThan(300);
+  await putTenantIntegration(t.services, 'acme', integrationId, body);
   const outcome = await runPullSync(t.services.syncDeps, { type: 'sync.pull', tenantId: 'acme', integrationId, trigger: 'manual', requestedAt: new Date().toISOString() }, { messageId: `pull-${++n}`, deliveryCount: 1 });
   expect(outcome.kind).toBe('succeeded');
   return records(t, integrationId);
