@@ -7,11 +7,11 @@
 import { startLocalHost, installSignalHandlers } from '../local/host/host';
 import { putIntegration } from '../shared/api/integrations';
 import { putTenant } from '../shared/api/tenants';
-import type { ApiRequest } from '../shared/api/http';
 import { buildServices, setServices } from '../shared/composition';
 import { loadSettings } from '../shared/config/settings';
 import { createLogger } from '../shared/observability/logger';
 import { runPullSync } from '../shared/sync/pull';
+import { adminPut } from './admin-request';
 
 async function main(): Promise<void> {
   const githubUrl = process.env.GITHUB_URL;
@@ -20,13 +20,7 @@ async function main(): Promise<void> {
   const logger = createLogger(() => undefined, 'error');
   const services = await buildServices(settings, { logger });
   setServices(services);
-  const req = (params: Record<string, string>, body: unknown): ApiRequest => ({
-    method: 'PUT',
-    params,
-    query: new URLSearchParams(),
-    header: (n) => (n === 'x-functions-key' ? services.adminKey : undefined),
-    text: () => Promise.resolve(JSON.stringify(body)),
-  });
+  const req = adminPut(services.adminKey);
   await putTenant(services.adminDeps, req({ tenantId: 'bench' }, { name: 'Bench' }));
   // The sandbox token allows it: lift the rate limits (GitHub's defaults: 360 requests/min, 180 updates) so the bench measures the push path.
   await services.adminDeps.limits.replace('bench', { perMinute: 100_000 });

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ApiRequest } from '../shared/api/http';
 import { putIntegration } from '../shared/api/integrations';
 import { putTenant } from '../shared/api/tenants';
 import { buildServices } from '../shared/composition';
@@ -11,6 +10,7 @@ import { createLogger } from '../shared/observability/logger';
 import { runPullSync } from '../shared/sync/pull';
 import { startChild } from './child';
 import type { Figure } from './results';
+import { adminPut } from './admin-request';
 
 /** One full pull sync of `n` issues from a sandbox (own process) over HTTP into the embedded store. */
 async function syncOnce(n: number): Promise<{ ms: number; fetched: number; peakRssMb: number; baseRssMb: number }> {
@@ -18,13 +18,7 @@ async function syncOnce(n: number): Promise<{ ms: number; fetched: number; peakR
   const sandbox = await startChild(path.join(__dirname, 'sandbox-child.js'), (m) => z.object({ url: z.string() }).parse(m), { ISSUES: String(n) });
   const services = await buildServices(loadSettings({ LOCAL_DATA_DIR: dataDir, ADMIN_API_KEY: 'bench-admin-key-0000000001', EGRESS_ALLOW_LOCAL: 'sandbox' }), { logger: createLogger(() => undefined, 'error') });
   try {
-    const req = (params: Record<string, string>, body: unknown): ApiRequest => ({
-      method: 'PUT',
-      params,
-      query: new URLSearchParams(),
-      header: (h) => (h === 'x-functions-key' ? services.adminKey : undefined),
-      text: () => Promise.resolve(JSON.stringify(body)),
-    });
+    const req = adminPut(services.adminKey);
     await putTenant(services.adminDeps, req({ tenantId: 'bench' }, { name: 'Bench' }));
     // The sandbox token allows it: lift the rate limits (GitHub's default is 360 requests/min) so the bench measures the pipeline.
     await services.adminDeps.limits.replace('bench', { perMinute: 100_000 });

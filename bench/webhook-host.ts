@@ -7,10 +7,10 @@ import { startLocalHost, installSignalHandlers } from '../local/host/host';
 import { startGithubSandbox } from '../local/sandbox/github';
 import { putIntegration } from '../shared/api/integrations';
 import { putTenant } from '../shared/api/tenants';
-import type { ApiRequest } from '../shared/api/http';
 import { buildServices, setServices } from '../shared/composition';
 import { loadSettings } from '../shared/config/settings';
 import { createLogger } from '../shared/observability/logger';
+import { adminPut } from './admin-request';
 
 const secret = 'bench-webhook-secret-0001';
 
@@ -22,13 +22,7 @@ async function main(): Promise<void> {
   setServices(services);
   const github = await startGithubSandbox({ tokens: { ghp_bench: { limit: 1_000_000 } } });
   github.seedIssues('bench', 'repo', 50);
-  const req = (params: Record<string, string>, body: unknown): ApiRequest => ({
-    method: 'PUT',
-    params,
-    query: new URLSearchParams(),
-    header: (n) => (n === 'x-functions-key' ? services.adminKey : undefined),
-    text: () => Promise.resolve(JSON.stringify(body)),
-  });
+  const req = adminPut(services.adminKey);
   await putTenant(services.adminDeps, req({ tenantId: 'bench' }, { name: 'Bench' }));
   const res = await putIntegration(
     services.adminDeps,
