@@ -25,19 +25,21 @@ interface FollowUp {
   body: Record<string, unknown>;
   tenantId: string;
   runId?: string;
+  /** Failures so far, from the validated job. */
+  attempt: number;
 }
 
 /** What the guard knows of a message: enough to send it again with one more attempt. */
 function followUpFor(queue: QueueName, body: unknown, info: MessageInfo): FollowUp | undefined {
   if (queue === QUEUES.syncOutbound) {
     const job = outboundJobSchema.safeParse(body);
-    return job.success ? { base: job.data.idempotencyKey, body: job.data, tenantId: job.data.tenantId } : undefined;
+    return job.success ? { base: job.data.idempotencyKey, body: job.data, tenantId: job.data.tenantId, attempt: job.data.attempt ?? 0 } : undefined;
   }
   const job = inboundJobSchema.safeParse(body);
   if (!job.success) return undefined;
   // Pin the run: the follow-up must continue this run, not open a new one that leaves this one queued.
   const runId = job.data.runId ?? runIdForMessage(info.messageId);
-  return { base: runId, body: { ...job.data, runId }, tenantId: job.data.tenantId, runId };
+  return { base: runId, body: { ...job.data, runId }, tenantId: job.data.tenantId, runId, attempt: job.data.attempt ?? 0 };
 }
 
 /**
@@ -53,7 +55,7 @@ function followUpFor(queue: QueueName, body: unknown, info: MessageInfo): Follow
 export async function settleEscapedFailure(deps: GuardDeps, queue: QueueName, body: unknown, info: MessageInfo, error: unknown): Promise<GuardOutcome> {
   const reason = describeError(error);
   const followUp = followUpFor(queue, body, info);
-  const attempt = (typeof (body as { attempt?: unknown } | null)?.attempt === 'number' ? (body as { attempt: number }).attempt : 0) + 1;
+  const attempt = (followUp?.attempt ?? 0) + 1;
   const delay = followUp ? backoffDelay(attempt) : undefined;
   if (followUp && delay !== undefined) {
     const at = new Date(deps.now().getTime() + delay);
